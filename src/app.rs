@@ -1,0 +1,139 @@
+//! The application state every handler shares.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum_extra::extract::cookie::Key;
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::crypto::Keyring;
+use crate::store::{DynStore, NewAuditEvent};
+use crate::telemetry::Metrics;
+use crate::tokens::Refresher;
+use crate::zoom::ZoomClient;
+
+/// Everything a request may need, built once at start-up.
+pub struct App {
+    pub config: Config,
+    /// The database, behind the storage trait (SQLite or PostgreSQL).
+    pub store: DynStore,
+    /// Seals and opens every secret at rest.
+    pub keyring: Keyring,
+    /// Encrypts the browser-binding and admin cookies.
+    pub cookie_key: Key,
+    pub zoom: ZoomClient,
+    pub metrics: Metrics,
+    pub clock: Clock,
+    /// Per-connection single-flight and backoff for token refreshes.
+    pub refresher: Refresher,
+    /// Names this process as a refresh lease owner.
+    pub instance_id: String,
+}
+
+/// Axum state: a cheap clone of the shared `App`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Key {
+        state.cookie_key.clone()
+    }
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Metrics {
+        state.metrics.clone()
+    }
+}
+
+impl App {
+    pub fn new(config: Config, keyring: Keyring, store: DynStore) -> Self {
+        let metrics = Metrics::default();
+        let zoom = ZoomClient::new(
+            &config.zoom_oauth_url,
+            &config.zoom_api_url,
+            config.upstream_timeout,
+            metrics.clone(),
+        );
+        let cookie_key = Key::from(&keyring.cookie_key_material());
+        Self {
+            config,
+            store,
+            keyring,
+            cookie_key,
+            zoom,
+            metrics,
+            clock: Clock::default(),
+            refresher: Refresher::default(),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    pub fn into_state(self) -> AppState {
+        AppState(Arc::new(self))
+    }
+
+    /// Records a security event. A failed write is logged, never fatal:
+    /// the action itself already happened.
+    pub async fn audit(
+        &self,
+        org_id: Option<&str>,
+        actor: &str,
+        action: &str,
+        outcome: &str,
+        detail: impl Into<String>,
+    ) {
+        let event = NewAuditEvent {
+            org_id: org_id.map(str::to_string),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            outcome: outcome.to_string(),
+            detail: detail.into(),
+            created_at: self.clock.now(),
+        };
+        tracing::info!(target: "audit", org_id = ?event.org_id, actor, action, outcome, detail = %event.detail, "audit");
+        if let Err(err) = self.store.append_audit(&event).await {
+            tracing::error!(%err, action, "could not write audit event");
+        }
+    }
+}
+
+/// Wall-clock time with an offset that tests can move forward.
+#[derive(Default)]
+pub struct Clock {
+    offset_secs: AtomicI64,
+}
+
+impl Clock {
+    /// Unix seconds.
+    pub fn now(&self) -> i64 {
+        OffsetDateTime::now_utc().unix_timestamp() + self.offset_secs.load(Ordering::Relaxed)
+    }
+
+    pub fn now_datetime(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+            + time::Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
+    }
+}
+
+/// RFC 3339 in UTC, as every API answer spells instants.
+pub fn rfc3339(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

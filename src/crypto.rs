@@ -1,0 +1,334 @@
+//! Secrets at rest and random credentials.
+//!
+//! Every secret is sealed with AES-256-GCM under a named key (`kid`). The
+//! associated data names the table, row and column the ciphertext belongs to,
+//! so a ciphertext copied into another row or column fails to open.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aes_gcm::aead::{Aead, Generate, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use sha2::{Digest, Sha256, Sha512};
+use subtle::ConstantTimeEq;
+
+/// Prefix of every sealed value; bumps if the format ever changes.
+const SEALED_PREFIX: &str = "tbx1";
+const NONCE_LEN: usize = 12;
+/// The key id given to a bare key without a `kid:` prefix.
+pub const DEFAULT_KID: &str = "default";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyringError {
+    #[error("is empty")]
+    Empty,
+    #[error("key id {0:?} must be 1-32 characters of A-Z, a-z, 0-9, '_' or '-'")]
+    BadKid(String),
+    #[error("key {0:?} is not base64 of exactly 32 bytes")]
+    BadKey(String),
+    #[error("key id {0:?} is listed twice")]
+    DuplicateKid(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CryptoError {
+    #[error("sealed value is malformed")]
+    Malformed,
+    #[error("sealed with unknown key id {0:?}")]
+    UnknownKid(String),
+    #[error("ciphertext failed authentication (wrong key, row or column)")]
+    Authentication,
+}
+
+/// Where a ciphertext lives. Bound into the GCM tag as associated data.
+#[derive(Debug, Clone, Copy)]
+pub struct Aad<'a> {
+    pub table: &'a str,
+    pub row: &'a str,
+    pub column: &'a str,
+}
+
+impl<'a> Aad<'a> {
+    pub fn new(table: &'a str, row: &'a str, column: &'a str) -> Self {
+        Self { table, row, column }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        // Length-prefixed so that ("a|b","c") and ("a","b|c") never collide.
+        let mut out = b"tokenbroker/aad/v1".to_vec();
+        for part in [self.table, self.row, self.column] {
+            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+        out
+    }
+}
+
+/// The master keys: the first writes, every key reads.
+#[derive(Clone)]
+pub struct Keyring {
+    write_kid: String,
+    write_key: [u8; 32],
+    ciphers: HashMap<String, Aes256Gcm>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut kids: Vec<_> = self.ciphers.keys().collect();
+        kids.sort();
+        f.debug_struct("Keyring")
+            .field("write_kid", &self.write_kid)
+            .field("kids", &kids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// Parses `base64` or `kid1:base64,kid0:base64`.
+    pub fn parse(spec: &str) -> Result<Self, KeyringError> {
+        let mut write: Option<(String, [u8; 32])> = None;
+        let mut ciphers = HashMap::new();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (kid, b64) = match entry.split_once(':') {
+                Some((kid, b64)) => (kid.trim(), b64.trim()),
+                None => (DEFAULT_KID, entry),
+            };
+            let valid_kid = !kid.is_empty()
+                && kid.len() <= 32
+                && kid
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid_kid {
+                return Err(KeyringError::BadKid(kid.to_string()));
+            }
+            let key: [u8; 32] = STANDARD
+                .decode(b64)
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or_else(|| KeyringError::BadKey(kid.to_string()))?;
+            let cipher = Aes256Gcm::new(&key.into());
+            if ciphers.insert(kid.to_string(), cipher).is_some() {
+                return Err(KeyringError::DuplicateKid(kid.to_string()));
+            }
+            if write.is_none() {
+                write = Some((kid.to_string(), key));
+            }
+        }
+        let (write_kid, write_key) = write.ok_or(KeyringError::Empty)?;
+        Ok(Self {
+            write_kid,
+            write_key,
+            ciphers,
+        })
+    }
+
+    /// A fresh random key, base64 encoded, as `tokenbroker gen-key` prints it.
+    pub fn generate_key_b64() -> String {
+        STANDARD.encode(random_bytes::<32>())
+    }
+
+    pub fn write_kid(&self) -> &str {
+        &self.write_kid
+    }
+
+    /// Seals `plaintext` under the write key with a fresh random nonce.
+    pub fn seal(&self, aad: Aad<'_>, plaintext: &[u8]) -> String {
+        let cipher = &self.ciphers[&self.write_kid];
+        let nonce = Nonce::generate();
+        let aad = aad.bytes();
+        let ciphertext = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ciphertext);
+        format!(
+            "{SEALED_PREFIX}.{}.{}",
+            self.write_kid,
+            URL_SAFE_NO_PAD.encode(blob)
+        )
+    }
+
+    pub fn seal_str(&self, aad: Aad<'_>, plaintext: &str) -> String {
+        self.seal(aad, plaintext.as_bytes())
+    }
+
+    pub fn open(&self, aad: Aad<'_>, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        let (kid, blob) = split_sealed(sealed)?;
+        let cipher = self
+            .ciphers
+            .get(kid)
+            .ok_or_else(|| CryptoError::UnknownKid(kid.to_string()))?;
+        let blob = URL_SAFE_NO_PAD
+            .decode(blob)
+            .map_err(|_| CryptoError::Malformed)?;
+        if blob.len() < NONCE_LEN + 16 {
+            return Err(CryptoError::Malformed);
+        }
+        let nonce = Nonce::try_from(&blob[..NONCE_LEN]).map_err(|_| CryptoError::Malformed)?;
+        let aad = aad.bytes();
+        cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &blob[NONCE_LEN..],
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| CryptoError::Authentication)
+    }
+
+    pub fn open_string(&self, aad: Aad<'_>, sealed: &str) -> Result<String, CryptoError> {
+        String::from_utf8(self.open(aad, sealed)?).map_err(|_| CryptoError::Malformed)
+    }
+
+    /// True when `sealed` was written under the current write key.
+    pub fn is_current(&self, sealed: &str) -> bool {
+        matches!(split_sealed(sealed), Ok((kid, _)) if kid == self.write_kid)
+    }
+
+    /// Key material for signed/encrypted cookies, derived so it never equals a data key.
+    pub fn cookie_key_material(&self) -> [u8; 64] {
+        let mut hasher = Sha512::new();
+        hasher.update(b"tokenbroker/cookie-key/v1");
+        hasher.update(self.write_key);
+        hasher.finalize().into()
+    }
+}
+
+/// Returns the key id a sealed value names.
+pub fn sealed_kid(sealed: &str) -> Option<&str> {
+    split_sealed(sealed).ok().map(|(kid, _)| kid)
+}
+
+fn split_sealed(sealed: &str) -> Result<(&str, &str), CryptoError> {
+    let mut parts = sealed.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(SEALED_PREFIX), Some(kid), Some(blob)) if !kid.is_empty() => Ok((kid, blob)),
+        _ => Err(CryptoError::Malformed),
+    }
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    buf
+}
+
+/// 256 bits of randomness, URL-safe base64 (43 characters).
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(sha256(data))
+}
+
+/// Constant-time equality for secrets and their hashes.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(spec: &str) -> Keyring {
+        Keyring::parse(spec).unwrap()
+    }
+
+    #[test]
+    fn seals_and_opens_with_a_fresh_nonce_each_time() {
+        let k = ring(&Keyring::generate_key_b64());
+        let aad = Aad::new("connections", "row-1", "access_token");
+        let a = k.seal_str(aad, "secret");
+        let b = k.seal_str(aad, "secret");
+        assert_ne!(a, b);
+        assert!(a.starts_with("tbx1.default."));
+        assert_eq!(k.open_string(aad, &a).unwrap(), "secret");
+    }
+
+    #[test]
+    fn ciphertext_moved_to_another_row_or_column_fails() {
+        let k = ring(&Keyring::generate_key_b64());
+        let sealed = k.seal_str(Aad::new("connections", "row-1", "access_token"), "s");
+        for aad in [
+            Aad::new("connections", "row-2", "access_token"),
+            Aad::new("connections", "row-1", "refresh_token"),
+            Aad::new("s2s_credentials", "row-1", "access_token"),
+        ] {
+            assert_eq!(k.open(aad, &sealed), Err(CryptoError::Authentication));
+        }
+    }
+
+    #[test]
+    fn rotation_reads_old_keys_and_writes_with_the_first() {
+        let old = Keyring::generate_key_b64();
+        let new = Keyring::generate_key_b64();
+        let aad = Aad::new("t", "r", "c");
+        let before = ring(&format!("k0:{old}")).seal_str(aad, "v");
+        let rotated = ring(&format!("k1:{new},k0:{old}"));
+        assert_eq!(rotated.open_string(aad, &before).unwrap(), "v");
+        assert!(!rotated.is_current(&before));
+        let after = rotated.seal_str(aad, "v");
+        assert_eq!(sealed_kid(&after), Some("k1"));
+        assert!(rotated.is_current(&after));
+        let only_new = ring(&format!("k1:{new}"));
+        assert_eq!(
+            only_new.open(aad, &before),
+            Err(CryptoError::UnknownKid("k0".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_key_specs() {
+        assert!(matches!(Keyring::parse(" "), Err(KeyringError::Empty)));
+        assert!(matches!(
+            Keyring::parse("abc"),
+            Err(KeyringError::BadKey(_))
+        ));
+        let k = Keyring::generate_key_b64();
+        assert!(matches!(
+            Keyring::parse(&format!("bad kid:{k}")),
+            Err(KeyringError::BadKid(_))
+        ));
+        assert!(matches!(
+            Keyring::parse(&format!("a:{k},a:{k}")),
+            Err(KeyringError::DuplicateKid(_))
+        ));
+    }
+
+    #[test]
+    fn tampered_or_malformed_values_fail() {
+        let k = ring(&Keyring::generate_key_b64());
+        let aad = Aad::new("t", "r", "c");
+        let sealed = k.seal_str(aad, "v");
+        let mut tampered = sealed.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(k.open(aad, &tampered).is_err());
+        assert_eq!(k.open(aad, "plain"), Err(CryptoError::Malformed));
+        assert_eq!(
+            k.open(aad, "tbx1.default.AAAA"),
+            Err(CryptoError::Malformed)
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_handles_lengths() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"abcd"));
+    }
+}

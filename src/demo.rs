@@ -1,0 +1,159 @@
+//! `tokenbroker demo` and `tokenbroker sandbox`: everything on one machine.
+
+use std::net::SocketAddr;
+
+use crate::app::{App, AppState};
+use crate::cli::{create_org, open_store, CliError};
+use crate::config::{Config, ConfigError};
+use crate::crypto::Keyring;
+use crate::domain::{AppType, Email};
+use crate::sandbox::{self, ClientApp, S2sApp, Sandbox};
+use crate::store::Org;
+
+const DEMO_KEY_FILE: &str = "tokenbroker-demo.key";
+const DEMO_ORG: &str = "demo";
+const DEMO_ADMIN: &str = "admin@demo.example";
+pub const SANDBOX_CLIENT_ID: &str = "sandbox-client-id";
+pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
+
+/// The link an admin follows to connect Zoom. Until the admin console
+/// lands, this is a connect link for the admin's own email.
+pub async fn admin_link(app: &AppState, org: &Org, email: &str) -> Result<String, CliError> {
+    let email = Email::parse(email).map_err(|e| CliError::Failed(e.to_string()))?;
+    let (_, token) =
+        crate::api::connect_sessions_issue(app, &org.id, &email, AppType::User, None, "cli")
+            .await
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+    Ok(app.config.public_path(&format!("/connect/{token}")))
+}
+
+/// Reuses the demo's master key across runs, so the demo database stays readable.
+fn demo_master_key() -> Result<String, CliError> {
+    if let Ok(key) = std::env::var("TOKENBROKER_MASTER_KEY") {
+        return Ok(key);
+    }
+    if let Ok(key) = std::fs::read_to_string(DEMO_KEY_FILE) {
+        return Ok(key.trim().to_string());
+    }
+    let key = Keyring::generate_key_b64();
+    std::fs::write(DEMO_KEY_FILE, &key)
+        .map_err(|e| CliError::Failed(format!("cannot write {DEMO_KEY_FILE}: {e}")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(DEMO_KEY_FILE, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(key)
+}
+
+fn demo_config(sandbox_url: &str, master: &str) -> Result<Config, ConfigError> {
+    Config::from_lookup(|name| {
+        let set = std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        match name {
+            "TOKENBROKER_MASTER_KEY" => Some(master.to_string()),
+            "ZOOM_OAUTH_URL" => set.or_else(|| Some(sandbox_url.to_string())),
+            "ZOOM_API_URL" => set.or_else(|| Some(format!("{sandbox_url}/v2"))),
+            "ZOOM_CLIENT_ID" => set.or_else(|| Some(SANDBOX_CLIENT_ID.into())),
+            "ZOOM_CLIENT_SECRET" => set.or_else(|| Some(SANDBOX_CLIENT_SECRET.into())),
+            _ => set,
+        }
+    })
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        CliError::Config(ConfigError::new(
+            what,
+            format!("cannot listen on {addr}: {e}"),
+        ))
+    })
+}
+
+fn sandbox_for(config: &Config) -> sandbox::SandboxState {
+    let sandbox = Sandbox::new(sandbox::DEFAULT_ACCESS_TTL);
+    sandbox.register_client(ClientApp {
+        client_id: config
+            .zoom_client_id
+            .clone()
+            .unwrap_or_else(|| SANDBOX_CLIENT_ID.into()),
+        client_secret: config
+            .zoom_client_secret
+            .clone()
+            .unwrap_or_else(|| SANDBOX_CLIENT_SECRET.into()),
+        redirect_uris: vec![config.redirect_uri()],
+    });
+    sandbox.register_s2s_app(S2sApp {
+        account_id: "demo-account".into(),
+        client_id: "demo-s2s-client".into(),
+        client_secret: "demo-s2s-secret".into(),
+    });
+    sandbox
+}
+
+pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
+    let sandbox_url = format!("http://{sandbox_bind}");
+    let config = demo_config(&sandbox_url, &demo_master_key()?)?;
+    crate::telemetry::init(config.log_format);
+    let keyring = config.require_keyring()?.clone();
+    let sandbox_listener = bind(sandbox_bind, "--sandbox-bind").await?;
+    let listener = bind(config.bind, "TOKENBROKER_BIND").await?;
+    let sandbox = sandbox_for(&config);
+    let store = open_store(&config).await?;
+    let org = match store.org_by_slug(DEMO_ORG).await? {
+        Some(org) => org,
+        None => create_org(&store, DEMO_ORG, Some("Demo CRM org")).await?,
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (key_row, api_key) =
+        crate::api::new_api_key(Some(org.id.clone()), Some("demo".into()), now);
+    store.insert_api_key(&key_row).await?;
+    let app = App::new(config, keyring, store).into_state();
+    let link = admin_link(&app, &org, DEMO_ADMIN).await?;
+    let base = app.config.public_path("");
+
+    println!();
+    println!("tokenbroker demo is running (Ctrl-C stops it)");
+    println!(
+        "  broker:        {base}  ({} database)",
+        app.store.backend()
+    );
+    println!("  sandbox Zoom:  {sandbox_url}  (consent page, token endpoint, /v2/users/me)");
+    println!();
+    println!(
+        "1. Open this one-time link and approve on the sandbox Zoom with the email {DEMO_ADMIN}:"
+    );
+    println!("   {link}");
+    println!("2. Then fetch a token with the org's API key:");
+    println!("   API key: {api_key}");
+    println!("   curl -s -H 'Authorization: Bearer {api_key}' {base}/api/v1/orgs/{DEMO_ORG}/users/{DEMO_ADMIN}/token");
+    println!();
+
+    let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sandbox_task = tokio::spawn(sandbox::launch_with_tcp_listener(
+        sandbox_listener,
+        sandbox,
+        async move {
+            let _ = sandbox_stopped.await;
+        },
+    ));
+    let served =
+        crate::launch_with_tcp_listener(listener, app, crate::server::shutdown_signal()).await;
+    let _ = stop_sandbox.send(());
+    let _ = sandbox_task.await;
+    served.map_err(|e| CliError::Failed(format!("server error: {e}")))
+}
+
+pub async fn run_sandbox_only(bind_addr: SocketAddr, access_ttl: i64) -> Result<(), CliError> {
+    let config = Config::from_env()?;
+    crate::telemetry::init(config.log_format);
+    let listener = bind(bind_addr, "--bind").await?;
+    let sandbox = sandbox_for(&config);
+    sandbox.set_access_ttl(access_ttl);
+    println!(
+        "sandbox Zoom listening on http://{bind_addr}; redirect URI allowed: {}",
+        config.redirect_uri()
+    );
+    sandbox::launch_with_tcp_listener(listener, sandbox, crate::server::shutdown_signal())
+        .await
+        .map_err(|e| CliError::Failed(format!("sandbox error: {e}")))
+}

@@ -1,0 +1,23 @@
+//! tokenbroker: the service behind a CRM's "Authorize from Zoom App
+//! Marketplace" button. See README.md for the tour.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod flow;
+pub mod ops;
+pub mod rotate;
+pub mod sandbox;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;
+pub mod zoom;
+
+pub use app::{App, AppState};
+pub use server::{launch_with_tcp_listener, router};

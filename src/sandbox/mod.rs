@@ -1,0 +1,161 @@
+//! A faithful stand-in for Zoom's OAuth and user endpoints, for the demo and
+//! the tests. It speaks over real HTTP exactly what the broker expects from
+//! Zoom: Basic client auth, PKCE, exact redirect URIs, single-use codes,
+//! rotating refresh tokens with reuse detection, and Zoom's error shapes.
+
+mod consent;
+mod control;
+mod oauth;
+mod state;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use state::World;
+pub use state::{ClientApp, Counters, Fault, S2sApp, User};
+
+/// Default lifetime of sandbox access tokens, as Zoom's.
+pub const DEFAULT_ACCESS_TTL: i64 = 3600;
+
+/// The sandbox's shared state. Keep the `Arc` to restart it on the same
+/// port with its memory intact (tests of a Zoom outage do).
+pub struct Sandbox {
+    world: Mutex<World>,
+}
+
+pub type SandboxState = Arc<Sandbox>;
+
+impl Sandbox {
+    pub fn new(access_ttl: i64) -> SandboxState {
+        Arc::new(Self {
+            world: Mutex::new(World::new(access_ttl)),
+        })
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().expect("sandbox state poisoned")
+    }
+
+    pub fn register_client(&self, app: ClientApp) {
+        self.world().clients.insert(app.client_id.clone(), app);
+    }
+
+    pub fn register_s2s_app(&self, app: S2sApp) {
+        self.world().s2s_apps.insert(app.client_id.clone(), app);
+    }
+
+    pub fn add_user(&self, email: &str, role: &str) -> User {
+        self.world().upsert_user(&email.trim().to_lowercase(), role)
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.world().counters.clone()
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.world().faults.push(fault);
+    }
+
+    pub fn set_access_ttl(&self, secs: i64) {
+        self.world().access_ttl = secs;
+    }
+}
+
+pub fn router(sandbox: SandboxState) -> Router {
+    Router::new()
+        .route("/oauth/authorize", get(consent::show).post(consent::decide))
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/v2/users/me", get(users_me))
+        .merge(control::routes())
+        .with_state(sandbox)
+}
+
+/// Serves the sandbox on `listener` until `shutdown` resolves.
+pub async fn launch_with_tcp_listener(
+    listener: TcpListener,
+    sandbox: SandboxState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(sandbox))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Applies an injected fault, if one is armed for `endpoint`.
+pub(crate) async fn fault(sandbox: &Sandbox, endpoint: &str) -> Option<Response> {
+    let taken = sandbox.world().take_fault(endpoint);
+    let (status, delay) = taken?;
+    tokio::time::sleep(delay).await;
+    let status = StatusCode::from_u16(status?).ok()?;
+    Some(
+        (
+            status,
+            Json(json!({ "reason": "Internal Error", "error": "server_error" })),
+        )
+            .into_response(),
+    )
+}
+
+async fn users_me(State(sandbox): State<SandboxState>, headers: HeaderMap) -> Response {
+    if let Some(response) = fault(&sandbox, "users_me").await {
+        return response;
+    }
+    let mut world = sandbox.world();
+    world.counters.users_me += 1;
+    let invalid = |message: &str| {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "code": 124, "message": message })),
+        )
+            .into_response()
+    };
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return invalid("Invalid access token.");
+    };
+    let now = world.now();
+    let Some(access) = world.access.get(token) else {
+        return invalid("Invalid access token.");
+    };
+    if access.expires_at <= now {
+        return invalid("Access token is expired.");
+    }
+    let grant = &world.grants[&access.grant_id];
+    let Some(user) = grant.user_email.as_ref().and_then(|e| world.users.get(e)) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "code": 1001, "message": "User does not exist." })),
+        )
+            .into_response();
+    };
+    let (first, last) = user
+        .email
+        .split_once('@')
+        .map(|(l, _)| (l, "Sandbox"))
+        .unwrap_or(("Sandbox", "User"));
+    Json(json!({
+        "id": user.id,
+        "first_name": first,
+        "last_name": last,
+        "email": user.email,
+        "type": 2,
+        "role_name": user.role_name,
+        "role_id": user.role_id(),
+        "account_id": user.account_id,
+        "status": "active",
+        "timezone": "UTC",
+    }))
+    .into_response()
+}

@@ -1,0 +1,106 @@
+//! The HTTP server: routes, layers, and the seam tests launch through.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::tokens::spawn_background_refresher;
+use crate::{api, flow, ops, telemetry};
+
+/// Request bodies are small JSON documents or forms; anything larger is refused.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Where the admin console's files live: `TOKENBROKER_PUBLIC_DIR`, else
+/// `./public`, else the source tree's `public/`.
+pub fn public_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("TOKENBROKER_PUBLIC_DIR") {
+        return dir.into();
+    }
+    let local = PathBuf::from("public");
+    if local.join("index.html").exists() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"))
+    }
+}
+
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .merge(ops::routes())
+        .merge(api::routes())
+        .merge(flow::routes())
+        .nest_service("/admin", ServeDir::new(public_dir()))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(middleware::from_fn_with_state(
+            app.metrics.clone(),
+            telemetry::observe,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .with_state(app)
+}
+
+/// Serves the broker on `listener` until `shutdown` resolves, then drains
+/// in-flight requests. Starts the background refresher when configured.
+pub async fn launch_with_tcp_listener(
+    listener: TcpListener,
+    app: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let refresher = app
+        .config
+        .background_refresh
+        .then(|| spawn_background_refresher(app.clone()));
+    let result = axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Some(handle) = refresher {
+        handle.abort();
+    }
+    result
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,194 @@
+//! Storage: one trait, one SQLite and one PostgreSQL implementation.
+//!
+//! Both backends share the same portable SQL (see `common.rs`); only pool
+//! setup and migrations differ. Secrets arrive here already sealed: the store
+//! never sees a plaintext token.
+
+mod common;
+pub mod postgres;
+pub mod records;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use records::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which row kind holds a refreshable token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSlot {
+    Connection,
+    S2s,
+}
+
+/// A sealed column that `rotate-keys` walks. The table and column names are
+/// fixed here, never taken from input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+}
+
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "connections",
+        column: "access_token",
+    },
+    SealedColumn {
+        table: "connections",
+        column: "refresh_token",
+    },
+    SealedColumn {
+        table: "s2s_credentials",
+        column: "client_secret",
+    },
+    SealedColumn {
+        table: "s2s_credentials",
+        column: "access_token",
+    },
+    SealedColumn {
+        table: "jwt_credentials",
+        column: "api_secret",
+    },
+    SealedColumn {
+        table: "pending_authorizations",
+        column: "pkce_verifier",
+    },
+];
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn insert_org(&self, org: &Org) -> StoreResult<()>;
+    async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<Org>>;
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+
+    async fn insert_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
+    /// Marks the session consumed if it is live and unused, in one statement.
+    async fn consume_connect_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Consumed<ConnectSession>>;
+    async fn insert_pending_authorization(&self, pending: &PendingAuthorization)
+        -> StoreResult<()>;
+    async fn take_pending_authorization(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Consumed<PendingAuthorization>>;
+
+    async fn connection(&self, org_id: &str, id: &str) -> StoreResult<Option<Connection>>;
+    async fn connection_by_id(&self, id: &str) -> StoreResult<Option<Connection>>;
+    async fn connection_by_subject(
+        &self,
+        org_id: &str,
+        app_type: &str,
+        subject: &str,
+    ) -> StoreResult<Option<Connection>>;
+    /// Inserts, or replaces tokens in place when the same subject re-authorizes.
+    /// Returns false when the row exists under another id (a concurrent insert); the caller retries.
+    async fn upsert_connection(&self, conn: &Connection) -> StoreResult<bool>;
+    async fn list_connections(&self, org_id: &str) -> StoreResult<Vec<Connection>>;
+    async fn user_connection_for_email(
+        &self,
+        org_id: &str,
+        email: &str,
+    ) -> StoreResult<Option<Connection>>;
+    async fn account_connection(&self, org_id: &str) -> StoreResult<Option<Connection>>;
+    async fn delete_connection(&self, org_id: &str, id: &str) -> StoreResult<bool>;
+    async fn mark_needs_reauth(
+        &self,
+        id: &str,
+        version: i64,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    async fn connections_expiring_before(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Connection>>;
+
+    /// Takes the cross-process refresh lease if the row is still at `version` and no live lease exists.
+    async fn acquire_lease(
+        &self,
+        slot: TokenSlot,
+        id: &str,
+        version: i64,
+        owner: &str,
+        until: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
+    async fn release_lease(&self, slot: TokenSlot, id: &str, owner: &str) -> StoreResult<()>;
+    /// Compare-and-swap on `version`: stores refreshed tokens and clears the lease.
+    async fn store_refreshed(&self, slot: TokenSlot, update: &RefreshedTokens)
+        -> StoreResult<bool>;
+
+    async fn put_s2s(&self, creds: &S2sCredentials) -> StoreResult<()>;
+    async fn s2s(&self, org_id: &str) -> StoreResult<Option<S2sCredentials>>;
+    async fn delete_s2s(&self, org_id: &str) -> StoreResult<bool>;
+
+    async fn put_jwt(&self, creds: &JwtCredentials) -> StoreResult<()>;
+    async fn jwt(&self, org_id: &str) -> StoreResult<Option<JwtCredentials>>;
+    async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool>;
+
+    async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
+    async fn list_audit(
+        &self,
+        org_id: &str,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>>;
+
+    async fn sealed_cells(
+        &self,
+        column: SealedColumn,
+        after_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<SealedCell>>;
+    /// Replaces one sealed value only if it still equals `old`, so a concurrent writer wins.
+    async fn replace_sealed(
+        &self,
+        column: SealedColumn,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens (and migrates) the database named by `url`.
+pub async fn connect(url: &str) -> StoreResult<DynStore> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    }
+}
+
+pub(crate) fn map_unique(err: sqlx::Error, what: impl Into<String>) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
+        _ => StoreError::Database(err),
+    }
+}

@@ -1,0 +1,158 @@
+//! Rows as the store reads and writes them. Sealed columns hold ciphertext.
+
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Org {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ApiKey {
+    pub id: String,
+    /// `None`: the key may act on every org.
+    pub org_id: Option<String>,
+    /// Hex SHA-256 of the secret part; the secret itself is never stored.
+    pub secret_hash: String,
+    pub label: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ConnectSession {
+    pub id: String,
+    pub org_id: String,
+    pub token_hash: String,
+    pub email: String,
+    pub app_type: String,
+    pub return_to: Option<String>,
+    pub created_by: String,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PendingAuthorization {
+    pub id: String,
+    pub session_id: String,
+    pub org_id: String,
+    pub state_hash: String,
+    /// Sealed.
+    pub pkce_verifier: String,
+    pub email: String,
+    pub app_type: String,
+    pub return_to: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// What happened when a one-time record was claimed.
+#[derive(Debug, Clone)]
+pub enum Consumed<T> {
+    Claimed(T),
+    AlreadyUsed(T),
+    Expired(T),
+    Unknown,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Connection {
+    pub id: String,
+    pub org_id: String,
+    pub app_type: String,
+    pub subject: String,
+    pub zoom_user_id: String,
+    pub zoom_account_id: String,
+    pub email: String,
+    pub role_name: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub scopes: String,
+    /// Sealed.
+    pub access_token: Option<String>,
+    /// Sealed.
+    pub refresh_token: Option<String>,
+    pub access_expires_at: Option<i64>,
+    pub version: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub last_refreshed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshedTokens {
+    pub id: String,
+    pub expected_version: i64,
+    pub access_token: String,
+    /// `None` keeps the stored refresh token (Zoom did not rotate it).
+    pub refresh_token: Option<String>,
+    pub access_expires_at: i64,
+    pub scopes: Option<String>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct S2sCredentials {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub account_id: String,
+    pub client_id: String,
+    /// Sealed.
+    pub client_secret: String,
+    /// Sealed.
+    pub access_token: Option<String>,
+    pub access_expires_at: Option<i64>,
+    pub scopes: String,
+    pub version: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub last_refreshed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct JwtCredentials {
+    pub id: String,
+    pub org_id: String,
+    pub api_key: String,
+    /// Sealed.
+    pub api_secret: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub org_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub org_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SealedCell {
+    pub id: String,
+    pub sealed: String,
+}

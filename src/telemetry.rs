@@ -1,0 +1,199 @@
+//! Logs (text or JSON) and Prometheus metrics.
+//!
+//! Spans name the matched route, never the raw URI: connect tokens, OAuth
+//! codes and `state` travel in URIs and must not reach a log.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber once; later calls (tests) are no-ops.
+pub fn init(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    endpoint: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefreshLabels {
+    kind: String,
+    outcome: String,
+}
+
+/// One registry per app, so parallel test apps never mix their counts.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    upstream: Family<UpstreamLabels, Counter>,
+    upstream_latency: Family<EndpointLabels, Histogram>,
+    refreshes: Family<RefreshLabels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tokenbroker");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let upstream = Family::<UpstreamLabels, Counter>::default();
+        let upstream_latency = Family::<EndpointLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let refreshes = Family::<RefreshLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "upstream_requests",
+            "Calls to Zoom by endpoint and outcome",
+            upstream.clone(),
+        );
+        registry.register(
+            "upstream_request_duration_seconds",
+            "Latency of calls to Zoom",
+            upstream_latency.clone(),
+        );
+        registry.register(
+            "token_refreshes",
+            "Upstream token refreshes by kind and outcome",
+            refreshes.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            upstream,
+            upstream_latency,
+            refreshes,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn upstream(&self, endpoint: &str, outcome: &str, elapsed: Duration) {
+        self.upstream
+            .get_or_create(&UpstreamLabels {
+                endpoint: endpoint.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.upstream_latency
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.into(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn refresh(&self, kind: &str, outcome: &str) {
+        self.refreshes
+            .get_or_create(&RefreshLabels {
+                kind: kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.into(),
+                method: method.into(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.into(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// Middleware: one span per request, named by route, plus request metrics.
+pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let span = tracing::info_span!("request", %method, %route, status = tracing::field::Empty, api_key = tracing::field::Empty);
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.record("status", status);
+    span.in_scope(|| {
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        )
+    });
+    metrics.request(&route, &method, status, started.elapsed());
+    response
+}

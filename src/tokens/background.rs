@@ -1,0 +1,62 @@
+//! Refreshes connections shortly before they expire, so the request path
+//! rarely waits on Zoom. Uses the same single-flight and lease as requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+
+use super::refresh::connection_token_within;
+
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+const BATCH: i64 = 200;
+
+/// Starts the sweeper. Abort the handle to stop it; refreshes already
+/// under way run to completion in their own tasks.
+pub fn spawn_background_refresher(app: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let permits = Arc::new(Semaphore::new(app.config.refresh_concurrency));
+        loop {
+            if let Err(err) = sweep(&app, &permits).await {
+                tracing::warn!(%err, "background refresh sweep failed");
+            }
+            tokio::time::sleep(SWEEP_EVERY).await;
+        }
+    })
+}
+
+async fn sweep(app: &AppState, permits: &Arc<Semaphore>) -> Result<(), crate::store::StoreError> {
+    // Look a little past the request path's window so it stays ahead of callers.
+    let ahead = app.config.refresh_ahead.as_secs() + SWEEP_EVERY.as_secs() * 2;
+    let horizon = app.clock.now() + ahead as i64;
+    let due = app
+        .store
+        .connections_expiring_before(horizon, BATCH)
+        .await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(count = due.len(), "background refresh sweep");
+    // Spread the calls over most of the sweep interval instead of bursting.
+    let spacing = SWEEP_EVERY.mul_f64(0.8) / due.len() as u32;
+    for conn in due {
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed");
+        let task_app = app.clone();
+        tokio::spawn(async move {
+            let id = conn.id.clone();
+            if let Err(err) = connection_token_within(&task_app, conn, ahead).await {
+                tracing::warn!(connection_id = %id, ?err, "background refresh failed");
+            }
+            drop(permit);
+        });
+        tokio::time::sleep(spacing).await;
+    }
+    Ok(())
+}

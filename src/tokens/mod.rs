@@ -1,0 +1,89 @@
+//! Token resolution and refresh: the core promise of the broker.
+//!
+//! Zoom rotates refresh tokens, so a second refresh of the same token kills
+//! the grant. Three layers keep it to exactly one upstream call per expiry:
+//! an in-process single-flight per connection, a lease row guard shared by
+//! every replica, and a compare-and-swap on the row's `version` when storing.
+
+mod background;
+mod jwt;
+mod refresh;
+mod resolve;
+mod s2s;
+mod single_flight;
+
+use std::fmt;
+
+pub use background::spawn_background_refresher;
+pub use jwt::legacy_jwt;
+pub use refresh::{connection_token, Refresher};
+pub use resolve::{resolve, ResolvedToken};
+pub use s2s::{fetch_s2s_token, s2s_token};
+
+use crate::error::ApiError;
+
+/// An access token ready to hand out. `Debug` hides the token.
+#[derive(Clone)]
+pub struct LiveToken {
+    pub access_token: String,
+    pub expires_at: i64,
+    pub scopes: String,
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Debug for LiveToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveToken")
+            .field("access_token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
+}
+
+/// Why no token could be produced. Cloneable so one refresh result can be
+/// shared with every waiting caller.
+#[derive(Debug, Clone)]
+pub enum TokenError {
+    NotConnected,
+    Reauth(String),
+    Unavailable {
+        retry_after_secs: u64,
+        detail: String,
+    },
+    Internal(String),
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::NotConnected => ApiError::NotConnected,
+            TokenError::Reauth(reason) => ApiError::ReauthorizationRequired(reason),
+            TokenError::Unavailable {
+                retry_after_secs,
+                detail,
+            } => ApiError::UpstreamUnavailable {
+                detail,
+                retry_after_secs,
+            },
+            TokenError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for TokenError {
+    fn from(err: crate::store::StoreError) -> Self {
+        TokenError::Internal(err.to_string())
+    }
+}
+
+impl From<crate::crypto::CryptoError> for TokenError {
+    fn from(err: crate::crypto::CryptoError) -> Self {
+        TokenError::Internal(format!("stored token could not be opened: {err}"))
+    }
+}
+
+/// True when the token outlives the refresh-ahead window.
+pub(crate) fn is_fresh(expires_at: Option<i64>, now: i64, ahead_secs: u64) -> bool {
+    matches!(expires_at, Some(exp) if exp - now > ahead_secs as i64)
+}

@@ -1,0 +1,427 @@
+//! Lease-guarded refresh, shared by OAuth connections and S2S credentials.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::app::{rfc3339, AppState};
+use crate::crypto::Aad;
+use crate::store::{Connection, RefreshedTokens, S2sCredentials, TokenSlot};
+use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
+
+use super::single_flight::SingleFlight;
+use super::{is_fresh, LiveToken, TokenError};
+
+/// Process-wide refresh coordination: single-flight and failure backoff.
+#[derive(Default)]
+pub struct Refresher {
+    flights: SingleFlight,
+    backoff: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Refresher {
+    fn backoff_remaining(&self, key: &str) -> Option<Duration> {
+        let map = self.backoff.lock().expect("backoff map poisoned");
+        map.get(key)
+            .and_then(|(_, until)| until.checked_duration_since(Instant::now()))
+    }
+
+    /// Records a failure; the pause doubles from 1 s up to 30 s.
+    fn fail(&self, key: &str) -> Duration {
+        let mut map = self.backoff.lock().expect("backoff map poisoned");
+        let entry = map.entry(key.to_string()).or_insert((0, Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        let delay = Duration::from_secs((1u64 << (entry.0 - 1).min(5)).min(30));
+        entry.1 = Instant::now() + delay;
+        delay
+    }
+
+    fn succeed(&self, key: &str) {
+        self.backoff
+            .lock()
+            .expect("backoff map poisoned")
+            .remove(key);
+    }
+}
+
+/// A row that holds a refreshable token.
+#[derive(Debug, Clone)]
+pub(super) enum Snapshot {
+    Connection(Connection),
+    S2s(S2sCredentials),
+}
+
+impl Snapshot {
+    fn slot(&self) -> TokenSlot {
+        match self {
+            Self::Connection(_) => TokenSlot::Connection,
+            Self::S2s(_) => TokenSlot::S2s,
+        }
+    }
+    fn table(&self) -> &'static str {
+        match self {
+            Self::Connection(_) => "connections",
+            Self::S2s(_) => "s2s_credentials",
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Connection(_) => "oauth",
+            Self::S2s(_) => "s2s",
+        }
+    }
+    fn id(&self) -> &str {
+        match self {
+            Self::Connection(c) => &c.id,
+            Self::S2s(s) => &s.id,
+        }
+    }
+    fn key(&self) -> String {
+        format!("{}:{}", self.table(), self.id())
+    }
+    fn version(&self) -> i64 {
+        match self {
+            Self::Connection(c) => c.version,
+            Self::S2s(s) => s.version,
+        }
+    }
+    fn expires_at(&self) -> Option<i64> {
+        match self {
+            Self::Connection(c) => c.access_expires_at,
+            Self::S2s(s) => s.access_expires_at,
+        }
+    }
+    fn scopes(&self) -> &str {
+        match self {
+            Self::Connection(c) => &c.scopes,
+            Self::S2s(s) => &s.scopes,
+        }
+    }
+    fn sealed_access(&self) -> Option<&str> {
+        match self {
+            Self::Connection(c) => c.access_token.as_deref(),
+            Self::S2s(s) => s.access_token.as_deref(),
+        }
+    }
+    /// `Err` with the reason when the row can no longer produce tokens.
+    fn usable(&self) -> Result<(), TokenError> {
+        match self {
+            Self::Connection(c) if c.status != "active" => Err(TokenError::Reauth(
+                c.status_reason.clone().unwrap_or_else(|| {
+                    format!(
+                        "the Zoom connection for {} is {}; the user must authorize again",
+                        c.email, c.status
+                    )
+                }),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Reads the row a snapshot came from, again.
+pub(super) async fn reload(
+    app: &AppState,
+    snap: &Snapshot,
+) -> Result<Option<Snapshot>, TokenError> {
+    Ok(match snap {
+        Snapshot::Connection(c) => app
+            .store
+            .connection_by_id(&c.id)
+            .await?
+            .map(Snapshot::Connection),
+        Snapshot::S2s(s) => app
+            .store
+            .s2s(&s.org_id)
+            .await?
+            .filter(|row| row.id == s.id)
+            .map(Snapshot::S2s),
+    })
+}
+
+fn open(app: &AppState, snap: &Snapshot, warnings: Vec<String>) -> Result<LiveToken, TokenError> {
+    let sealed = snap.sealed_access().ok_or(TokenError::NotConnected)?;
+    let access_token = app
+        .keyring
+        .open_string(Aad::new(snap.table(), snap.id(), "access_token"), sealed)?;
+    Ok(LiveToken {
+        access_token,
+        expires_at: snap.expires_at().unwrap_or_default(),
+        scopes: snap.scopes().to_string(),
+        warnings,
+    })
+}
+
+/// A valid token for an OAuth connection, refreshing it first if it is about to expire.
+pub async fn connection_token(app: &AppState, conn: Connection) -> Result<LiveToken, TokenError> {
+    obtain(
+        app,
+        Snapshot::Connection(conn),
+        app.config.refresh_ahead.as_secs(),
+    )
+    .await
+}
+
+/// As `connection_token`, but refreshes when the token expires within `ahead_secs`.
+/// The background refresher uses a wider window than the request path.
+pub async fn connection_token_within(
+    app: &AppState,
+    conn: Connection,
+    ahead_secs: u64,
+) -> Result<LiveToken, TokenError> {
+    obtain(app, Snapshot::Connection(conn), ahead_secs).await
+}
+
+pub(super) async fn obtain(
+    app: &AppState,
+    snap: Snapshot,
+    ahead_secs: u64,
+) -> Result<LiveToken, TokenError> {
+    snap.usable()?;
+    if is_fresh(snap.expires_at(), app.clock.now(), ahead_secs) {
+        return open(app, &snap, Vec::new());
+    }
+    let key = snap.key();
+    let task_app = app.clone();
+    app.refresher
+        .flights
+        .run(&key, move || async move {
+            refresh_guarded(&task_app, snap, ahead_secs).await
+        })
+        .await
+}
+
+/// How long a refresh lease lasts: past the upstream timeout, so a live
+/// holder never loses it mid-call.
+fn lease_secs(app: &AppState) -> u64 {
+    app.config.upstream_timeout.as_secs() * 2 + 5
+}
+
+async fn refresh_guarded(
+    app: &AppState,
+    first: Snapshot,
+    ahead_secs: u64,
+) -> Result<LiveToken, TokenError> {
+    let give_up = Instant::now() + Duration::from_secs(lease_secs(app));
+    let mut snap = first;
+    loop {
+        snap.usable()?;
+        let now = app.clock.now();
+        if is_fresh(snap.expires_at(), now, ahead_secs) {
+            return open(app, &snap, Vec::new());
+        }
+        if let Some(wait) = app.refresher.backoff_remaining(&snap.key()) {
+            return stale_or_unavailable(
+                app,
+                &snap,
+                wait.as_secs() + 1,
+                "a recent refresh failed; backing off".into(),
+            );
+        }
+        let until = now + lease_secs(app) as i64;
+        if app
+            .store
+            .acquire_lease(
+                snap.slot(),
+                snap.id(),
+                snap.version(),
+                &app.instance_id,
+                until,
+                now,
+            )
+            .await?
+        {
+            return refresh_once(app, snap).await;
+        }
+        if Instant::now() >= give_up {
+            return stale_or_unavailable(
+                app,
+                &snap,
+                1,
+                "another replica is still refreshing".into(),
+            );
+        }
+        // Another replica holds the lease, or the row moved on: wait, then re-read.
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        snap = reload(app, &snap).await?.ok_or(TokenError::NotConnected)?;
+    }
+}
+
+async fn call_upstream(app: &AppState, snap: &Snapshot) -> Result<TokenSet, UpstreamError> {
+    let opened = |column: &str, sealed: &str| {
+        app.keyring
+            .open_string(Aad::new(snap.table(), snap.id(), column), sealed)
+            .map_err(|e| {
+                UpstreamError::Protocol(format!("stored {column} could not be opened: {e}"))
+            })
+    };
+    match snap {
+        Snapshot::Connection(c) => {
+            let (Some(id), Some(secret)) =
+                (&app.config.zoom_client_id, &app.config.zoom_client_secret)
+            else {
+                return Err(UpstreamError::Protocol(
+                    "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET are not configured".into(),
+                ));
+            };
+            let sealed = c
+                .refresh_token
+                .as_deref()
+                .ok_or_else(|| UpstreamError::Protocol("no refresh token stored".into()))?;
+            let refresh_token = opened("refresh_token", sealed)?;
+            app.zoom
+                .refresh(
+                    &ClientAuth {
+                        client_id: id,
+                        client_secret: secret,
+                    },
+                    &refresh_token,
+                )
+                .await
+        }
+        Snapshot::S2s(s) => {
+            let secret = opened("client_secret", &s.client_secret)?;
+            app.zoom
+                .account_credentials(
+                    &ClientAuth {
+                        client_id: &s.client_id,
+                        client_secret: &secret,
+                    },
+                    &s.account_id,
+                )
+                .await
+        }
+    }
+}
+
+async fn refresh_once(app: &AppState, snap: Snapshot) -> Result<LiveToken, TokenError> {
+    let key = snap.key();
+    match call_upstream(app, &snap).await {
+        Ok(tokens) => {
+            let now = app.clock.now();
+            let expires_at = now + tokens.lifetime_secs();
+            let seal = |column: &str, value: &str| {
+                app.keyring
+                    .seal_str(Aad::new(snap.table(), snap.id(), column), value)
+            };
+            let update = RefreshedTokens {
+                id: snap.id().to_string(),
+                expected_version: snap.version(),
+                access_token: seal("access_token", &tokens.access_token),
+                refresh_token: tokens
+                    .refresh_token
+                    .as_deref()
+                    .map(|rt| seal("refresh_token", rt)),
+                access_expires_at: expires_at,
+                scopes: tokens.scope.clone(),
+                now,
+            };
+            // Commit before anyone sees the new token: a caller must never hold
+            // a token whose refresh token is lost.
+            if !app.store.store_refreshed(snap.slot(), &update).await? {
+                app.metrics.refresh(snap.kind(), "lost_race");
+                tracing::warn!(key, "row changed during refresh; result discarded");
+                return Err(TokenError::Unavailable {
+                    retry_after_secs: 1,
+                    detail: "the connection changed during refresh".into(),
+                });
+            }
+            app.refresher.succeed(&key);
+            app.metrics.refresh(snap.kind(), "ok");
+            tracing::info!(key, expires_at, "token refreshed");
+            Ok(LiveToken {
+                access_token: tokens.access_token,
+                expires_at,
+                scopes: tokens.scope.unwrap_or_else(|| snap.scopes().to_string()),
+                warnings: Vec::new(),
+            })
+        }
+        Err(err @ UpstreamError::Rejected { .. }) => rejected(app, snap, err).await,
+        Err(err) => {
+            app.store
+                .release_lease(snap.slot(), snap.id(), &app.instance_id)
+                .await?;
+            let wait = app.refresher.fail(&key);
+            app.metrics.refresh(snap.kind(), "unavailable");
+            stale_or_unavailable(app, &snap, wait.as_secs().max(1), err.to_string())
+        }
+    }
+}
+
+async fn rejected(
+    app: &AppState,
+    snap: Snapshot,
+    err: UpstreamError,
+) -> Result<LiveToken, TokenError> {
+    let key = snap.key();
+    if let Snapshot::Connection(conn) = &snap {
+        if err.is_invalid_grant() {
+            // Another replica may have rotated the token after our read: that is success.
+            if let Some(now_row) = reload(app, &snap).await? {
+                if now_row.version() != snap.version()
+                    && is_fresh(now_row.expires_at(), app.clock.now(), 0)
+                {
+                    return open(app, &now_row, Vec::new());
+                }
+            }
+            let reason = format!(
+                "Zoom rejected the refresh token ({}); the user must authorize again",
+                err.reason()
+            );
+            app.store
+                .mark_needs_reauth(&conn.id, conn.version, &reason, app.clock.now())
+                .await?;
+            app.metrics.refresh("oauth", "invalid_grant");
+            app.audit(
+                Some(&conn.org_id),
+                "zoom",
+                "connection.needs_reauth",
+                "failure",
+                format!("connection {} ({}): {}", conn.id, conn.email, err.reason()),
+            )
+            .await;
+            return Err(TokenError::Reauth(reason));
+        }
+    }
+    app.store
+        .release_lease(snap.slot(), snap.id(), &app.instance_id)
+        .await?;
+    app.refresher.fail(&key);
+    app.metrics.refresh(snap.kind(), "rejected");
+    match snap {
+        Snapshot::S2s(_) => Err(TokenError::Reauth(format!(
+            "Zoom rejected the org's Server-to-Server credentials: {}",
+            err.reason()
+        ))),
+        Snapshot::Connection(_) => Err(TokenError::Unavailable {
+            retry_after_secs: 30,
+            detail: format!(
+                "Zoom rejected the broker's client credentials: {}",
+                err.reason()
+            ),
+        }),
+    }
+}
+
+/// During an outage, a token that has not yet expired is still worth handing out.
+fn stale_or_unavailable(
+    app: &AppState,
+    snap: &Snapshot,
+    retry_after_secs: u64,
+    detail: String,
+) -> Result<LiveToken, TokenError> {
+    let now = app.clock.now();
+    match snap.expires_at() {
+        Some(exp) if exp - now > 5 && snap.sealed_access().is_some() => {
+            let warning = format!(
+                "Zoom could not refresh this token just now; it stays valid until {}",
+                rfc3339(exp)
+            );
+            open(app, snap, vec![warning])
+        }
+        _ => Err(TokenError::Unavailable {
+            retry_after_secs,
+            detail,
+        }),
+    }
+}

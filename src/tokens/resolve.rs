@@ -1,0 +1,124 @@
+//! Which token a user gets: their own OAuth connection, then the org's
+//! account-level connection, then S2S credentials, then the legacy JWT key.
+
+use serde::Serialize;
+
+use crate::app::{rfc3339, AppState};
+use crate::crypto::Aad;
+use crate::domain::{AuthType, Email};
+use crate::error::ApiError;
+use crate::store::Org;
+
+use super::{connection_token, legacy_jwt, s2s_token, LiveToken, TokenError};
+
+#[derive(Serialize)]
+pub struct ResolvedToken {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_at: String,
+    pub auth_type: AuthType,
+    pub connection_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for ResolvedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedToken")
+            .field("auth_type", &self.auth_type)
+            .field("connection_id", &self.connection_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn answer(
+    token: LiveToken,
+    auth_type: AuthType,
+    connection_id: Option<String>,
+    mut warnings: Vec<String>,
+) -> ResolvedToken {
+    warnings.extend(token.warnings);
+    ResolvedToken {
+        access_token: token.access_token,
+        token_type: "Bearer",
+        expires_at: rfc3339(token.expires_at),
+        auth_type,
+        connection_id,
+        scopes: token
+            .scopes
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        warnings,
+    }
+}
+
+pub async fn resolve(app: &AppState, org: &Org, email: &Email) -> Result<ResolvedToken, ApiError> {
+    // A source that exists but needs re-authorization does not stop the
+    // search; it is reported only if nothing else applies.
+    let mut blocked: Option<String> = None;
+    let mut warnings = Vec::new();
+
+    let candidates = [
+        app.store
+            .user_connection_for_email(&org.id, email.as_str())
+            .await?,
+        app.store.account_connection(&org.id).await?,
+    ];
+    for conn in candidates.into_iter().flatten() {
+        let id = conn.id.clone();
+        match connection_token(app, conn).await {
+            Ok(token) => return Ok(answer(token, AuthType::Oauth, Some(id), warnings)),
+            Err(TokenError::Reauth(reason)) => {
+                warnings.push(format!(
+                    "Zoom connection {id} needs re-authorization: {reason}"
+                ));
+                blocked.get_or_insert(reason);
+            }
+            Err(TokenError::NotConnected) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+
+    match s2s_token(app, &org.id).await {
+        Ok(Some(token)) => return Ok(answer(token, AuthType::S2s, None, warnings)),
+        Ok(None) => {}
+        Err(TokenError::Reauth(reason)) => {
+            warnings.push(reason.clone());
+            blocked.get_or_insert(reason);
+        }
+        Err(other) => return Err(other.into()),
+    }
+
+    if let Some(creds) = app.store.jwt(&org.id).await? {
+        let cutoff = app.config.jwt_cutoff.unix_timestamp();
+        let now = app.clock.now();
+        if now < cutoff {
+            let secret = app.keyring.open_string(
+                Aad::new("jwt_credentials", &creds.id, "api_secret"),
+                &creds.api_secret,
+            )?;
+            let (jwt, exp) = legacy_jwt(&creds.api_key, &secret, now, cutoff)?;
+            let days = (cutoff - now) / 86_400;
+            warnings.push(format!(
+                "legacy JWT authentication stops working at {} ({days} days left); authorize the Zoom OAuth app before then",
+                rfc3339(cutoff)
+            ));
+            let token = LiveToken {
+                access_token: jwt,
+                expires_at: exp,
+                scopes: String::new(),
+                warnings: Vec::new(),
+            };
+            return Ok(answer(token, AuthType::Jwt, None, warnings));
+        }
+        if blocked.is_none() {
+            return Err(ApiError::JwtCutoffPassed(rfc3339(cutoff)));
+        }
+    }
+
+    Err(match blocked {
+        Some(reason) => ApiError::ReauthorizationRequired(reason),
+        None => ApiError::NotConnected,
+    })
+}

@@ -1,0 +1,37 @@
+//! Server-to-Server OAuth: `grant_type=account_credentials`, one shared
+//! token per org. Zoom has invalidated earlier S2S tokens when minting new
+//! ones, so a token is minted only when the stored one is about to expire.
+
+use crate::app::AppState;
+use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
+
+use super::refresh::{obtain, Snapshot};
+use super::{LiveToken, TokenError};
+
+/// The org's S2S token, or `None` when the org has no S2S credentials.
+pub async fn s2s_token(app: &AppState, org_id: &str) -> Result<Option<LiveToken>, TokenError> {
+    match app.store.s2s(org_id).await? {
+        Some(row) => obtain(app, Snapshot::S2s(row), app.config.refresh_ahead.as_secs())
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Mints a token straight from credentials; used to check them before they are stored.
+pub async fn fetch_s2s_token(
+    app: &AppState,
+    client_id: &str,
+    client_secret: &str,
+    account_id: &str,
+) -> Result<TokenSet, UpstreamError> {
+    app.zoom
+        .account_credentials(
+            &ClientAuth {
+                client_id,
+                client_secret,
+            },
+            account_id,
+        )
+        .await
+}
