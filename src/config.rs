@@ -55,6 +55,7 @@ pub struct Config {
     pub upstream_timeout: Duration,
     pub background_refresh: bool,
     pub refresh_concurrency: usize,
+    pub refresh_sweep: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -201,6 +202,14 @@ impl Config {
                 var("TOKENBROKER_BACKGROUND_REFRESH"),
                 1,
             )? != 0,
+            refresh_sweep: Duration::from_secs(
+                parse_num(
+                    "TOKENBROKER_REFRESH_SWEEP_SECS",
+                    var("TOKENBROKER_REFRESH_SWEEP_SECS"),
+                    30,
+                )?
+                .max(1),
+            ),
             refresh_concurrency: parse_num(
                 "TOKENBROKER_REFRESH_CONCURRENCY",
                 var("TOKENBROKER_REFRESH_CONCURRENCY"),

@@ -93,16 +93,12 @@ pub async fn launch_with_tcp_listener(
 /// Applies an injected fault, if one is armed for `endpoint`.
 pub(crate) async fn fault(sandbox: &Sandbox, endpoint: &str) -> Option<Response> {
     let taken = sandbox.world().take_fault(endpoint);
-    let (status, delay) = taken?;
-    tokio::time::sleep(delay).await;
-    let status = StatusCode::from_u16(status?).ok()?;
-    Some(
-        (
-            status,
-            Json(json!({ "reason": "Internal Error", "error": "server_error" })),
-        )
-            .into_response(),
-    )
+    let fault = taken?;
+    tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms)).await;
+    let status = StatusCode::from_u16(fault.status?).ok()?;
+    let error = fault.error.unwrap_or_else(|| "server_error".into());
+    let reason = fault.reason.unwrap_or_else(|| "Internal Error".into());
+    Some((status, Json(json!({ "reason": reason, "error": error }))).into_response())
 }
 
 async fn users_me(State(sandbox): State<SandboxState>, headers: HeaderMap) -> Response {

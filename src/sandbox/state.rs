@@ -1,9 +1,7 @@
 //! The sandbox's in-memory world: apps, users, codes, grants and tokens.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use crate::crypto::{random_bytes, random_token, sha256};
 
@@ -83,6 +81,12 @@ pub struct Fault {
     pub delay_ms: u64,
     #[serde(default = "one")]
     pub count: u32,
+    /// OAuth `error` code of the answer; `server_error` by default.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Zoom's `reason` text of the answer.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 fn one() -> u32 {
@@ -135,11 +139,11 @@ impl World {
     }
 
     /// Takes one charge of the first fault that matches `endpoint`.
-    pub fn take_fault(&mut self, endpoint: &str) -> Option<(Option<u16>, Duration)> {
+    pub fn take_fault(&mut self, endpoint: &str) -> Option<Fault> {
         let index = self.faults.iter().position(|f| f.remaining_for(endpoint))?;
         let fault = &mut self.faults[index];
         fault.count -= 1;
-        let taken = (fault.status, Duration::from_millis(fault.delay_ms));
+        let taken = fault.clone();
         if fault.count == 0 {
             self.faults.remove(index);
         }

@@ -2,7 +2,6 @@
 //! rarely waits on Zoom. Uses the same single-flight and lease as requests.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -11,7 +10,6 @@ use crate::app::AppState;
 
 use super::refresh::connection_token_within;
 
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const BATCH: i64 = 200;
 
 /// Starts the sweeper. Abort the handle to stop it; refreshes already
@@ -23,14 +21,15 @@ pub fn spawn_background_refresher(app: AppState) -> JoinHandle<()> {
             if let Err(err) = sweep(&app, &permits).await {
                 tracing::warn!(%err, "background refresh sweep failed");
             }
-            tokio::time::sleep(SWEEP_EVERY).await;
+            tokio::time::sleep(app.config.refresh_sweep).await;
         }
     })
 }
 
 async fn sweep(app: &AppState, permits: &Arc<Semaphore>) -> Result<(), crate::store::StoreError> {
     // Look a little past the request path's window so it stays ahead of callers.
-    let ahead = app.config.refresh_ahead.as_secs() + SWEEP_EVERY.as_secs() * 2;
+    let sweep = app.config.refresh_sweep;
+    let ahead = app.config.refresh_ahead.as_secs() + sweep.as_secs() * 2;
     let horizon = app.clock.now() + ahead as i64;
     let due = app
         .store
@@ -41,7 +40,7 @@ async fn sweep(app: &AppState, permits: &Arc<Semaphore>) -> Result<(), crate::st
     }
     tracing::info!(count = due.len(), "background refresh sweep");
     // Spread the calls over most of the sweep interval instead of bursting.
-    let spacing = SWEEP_EVERY.mul_f64(0.8) / due.len() as u32;
+    let spacing = sweep.mul_f64(0.8) / due.len() as u32;
     for conn in due {
         let permit = permits
             .clone()

@@ -11,6 +11,7 @@ mod refresh;
 mod resolve;
 mod s2s;
 mod single_flight;
+mod snapshot;
 
 use std::fmt;
 

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use crate::app::{rfc3339, AppState};
 use crate::crypto::Aad;
-use crate::store::{Connection, RefreshedTokens, S2sCredentials, TokenSlot};
+use crate::store::{Connection, RefreshedTokens};
 use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
 
 use super::single_flight::SingleFlight;
+pub(super) use super::snapshot::{open, reload, Snapshot};
 use super::{is_fresh, LiveToken, TokenError};
 
 /// Process-wide refresh coordination: single-flight and failure backoff.
@@ -42,114 +43,6 @@ impl Refresher {
             .expect("backoff map poisoned")
             .remove(key);
     }
-}
-
-/// A row that holds a refreshable token.
-#[derive(Debug, Clone)]
-pub(super) enum Snapshot {
-    Connection(Connection),
-    S2s(S2sCredentials),
-}
-
-impl Snapshot {
-    fn slot(&self) -> TokenSlot {
-        match self {
-            Self::Connection(_) => TokenSlot::Connection,
-            Self::S2s(_) => TokenSlot::S2s,
-        }
-    }
-    fn table(&self) -> &'static str {
-        match self {
-            Self::Connection(_) => "connections",
-            Self::S2s(_) => "s2s_credentials",
-        }
-    }
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Connection(_) => "oauth",
-            Self::S2s(_) => "s2s",
-        }
-    }
-    fn id(&self) -> &str {
-        match self {
-            Self::Connection(c) => &c.id,
-            Self::S2s(s) => &s.id,
-        }
-    }
-    fn key(&self) -> String {
-        format!("{}:{}", self.table(), self.id())
-    }
-    fn version(&self) -> i64 {
-        match self {
-            Self::Connection(c) => c.version,
-            Self::S2s(s) => s.version,
-        }
-    }
-    fn expires_at(&self) -> Option<i64> {
-        match self {
-            Self::Connection(c) => c.access_expires_at,
-            Self::S2s(s) => s.access_expires_at,
-        }
-    }
-    fn scopes(&self) -> &str {
-        match self {
-            Self::Connection(c) => &c.scopes,
-            Self::S2s(s) => &s.scopes,
-        }
-    }
-    fn sealed_access(&self) -> Option<&str> {
-        match self {
-            Self::Connection(c) => c.access_token.as_deref(),
-            Self::S2s(s) => s.access_token.as_deref(),
-        }
-    }
-    /// `Err` with the reason when the row can no longer produce tokens.
-    fn usable(&self) -> Result<(), TokenError> {
-        match self {
-            Self::Connection(c) if c.status != "active" => Err(TokenError::Reauth(
-                c.status_reason.clone().unwrap_or_else(|| {
-                    format!(
-                        "the Zoom connection for {} is {}; the user must authorize again",
-                        c.email, c.status
-                    )
-                }),
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Reads the row a snapshot came from, again.
-pub(super) async fn reload(
-    app: &AppState,
-    snap: &Snapshot,
-) -> Result<Option<Snapshot>, TokenError> {
-    Ok(match snap {
-        Snapshot::Connection(c) => app
-            .store
-            .connection_by_id(&c.id)
-            .await?
-            .map(Snapshot::Connection),
-        Snapshot::S2s(s) => app
-            .store
-            .s2s(&s.org_id)
-            .await?
-            .filter(|row| row.id == s.id)
-            .map(Snapshot::S2s),
-    })
-}
-
-fn open(app: &AppState, snap: &Snapshot, warnings: Vec<String>) -> Result<LiveToken, TokenError> {
-    let sealed = snap.sealed_access().ok_or(TokenError::NotConnected)?;
-    let access_token = app
-        .keyring
-        .open_string(Aad::new(snap.table(), snap.id(), "access_token"), sealed)?;
-    Ok(LiveToken {
-        access_token,
-        expires_at: snap.expires_at().unwrap_or_default(),
-        scopes: snap.scopes().to_string(),
-        warnings,
-    })
 }
 
 /// A valid token for an OAuth connection, refreshing it first if it is about to expire.

@@ -1,0 +1,393 @@
+//! `spawn_app()`: a broker and a sandbox Zoom on random ports, with a fresh
+//! database. SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set.
+//! Logs show only with `TEST_LOG=1`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use tokenbroker::config::Config;
+use tokenbroker::crypto::Keyring;
+use tokenbroker::sandbox::{self, ClientApp, Counters, Fault, SandboxState};
+use tokenbroker::store::{self, DynStore, Org};
+use tokenbroker::{App, AppState};
+
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-client-secret";
+pub const RETURN_ORIGIN: &str = "https://crm.example.com";
+
+pub struct TestApp {
+    pub base: String,
+    pub app: AppState,
+    pub sandbox: SandboxState,
+    pub sandbox_url: String,
+    sandbox_addr: SocketAddr,
+    sandbox_stop: Option<oneshot::Sender<()>>,
+    pub org: Org,
+    /// An API key limited to `org` ("acme").
+    pub api_key: String,
+    pub api: Client,
+    _stop: oneshot::Sender<()>,
+    _db: TestDb,
+}
+
+pub enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres,
+}
+
+/// A fresh database URL for one test. Fails loudly if Postgres was asked for
+/// and cannot be reached: a skipped backend must never look like a pass.
+pub async fn fresh_database() -> (String, TestDb) {
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(admin_url) => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+            let name = format!("tb_test_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&name);
+            (url.to_string(), TestDb::Postgres)
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, TestDb::Sqlite(dir))
+        }
+    }
+}
+
+pub fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        tokenbroker::telemetry::init(tokenbroker::config::LogFormat::Text);
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts everything; `overrides` replace or add configuration variables.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let (database_url, db) = fresh_database().await;
+    let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_addr = sandbox_listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sandbox_url = format!("http://{sandbox_addr}");
+
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url),
+        ("TOKENBROKER_PUBLIC_URL".into(), base.clone()),
+        (
+            "TOKENBROKER_MASTER_KEY".into(),
+            format!("k1:{}", Keyring::generate_key_b64()),
+        ),
+        ("ZOOM_OAUTH_URL".into(), sandbox_url.clone()),
+        ("ZOOM_API_URL".into(), format!("{sandbox_url}/v2")),
+        ("ZOOM_CLIENT_ID".into(), CLIENT_ID.into()),
+        ("ZOOM_CLIENT_SECRET".into(), CLIENT_SECRET.into()),
+        ("TOKENBROKER_RETURN_ORIGINS".into(), RETURN_ORIGIN.into()),
+        ("TOKENBROKER_UPSTREAM_TIMEOUT_SECS".into(), "2".into()),
+        ("TOKENBROKER_BACKGROUND_REFRESH".into(), "0".into()),
+    ]);
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+    let keyring = config.keyring.clone().unwrap();
+    let store = store::connect(&config.database_url)
+        .await
+        .expect("open test database");
+    let org = create_org(&store, "acme").await;
+    let (key_row, api_key) = tokenbroker::api::new_api_key(Some(org.id.clone()), None, 0);
+    store.insert_api_key(&key_row).await.unwrap();
+
+    let sandbox = sandbox::Sandbox::new(sandbox::DEFAULT_ACCESS_TTL);
+    sandbox.register_client(ClientApp {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        redirect_uris: vec![config.redirect_uri()],
+    });
+    let app = App::new(config, keyring, store).into_state();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(tokenbroker::launch_with_tcp_listener(
+        listener,
+        app.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut test_app = TestApp {
+        base,
+        app,
+        sandbox,
+        sandbox_url,
+        sandbox_addr,
+        sandbox_stop: None,
+        org,
+        api_key,
+        api: Client::builder().redirect(Policy::none()).build().unwrap(),
+        _stop: stop,
+        _db: db,
+    };
+    test_app.start_sandbox_on(sandbox_listener);
+    test_app
+}
+
+pub async fn create_org(store: &DynStore, slug: &str) -> Org {
+    let org = Org {
+        id: uuid::Uuid::new_v4().to_string(),
+        slug: slug.into(),
+        name: slug.into(),
+        created_at: 0,
+    };
+    store.insert_org(&org).await.unwrap();
+    org
+}
+
+/// A browser: keeps cookies, never follows redirects by itself.
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+impl TestApp {
+    fn start_sandbox_on(&mut self, listener: TcpListener) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(sandbox::launch_with_tcp_listener(
+            listener,
+            self.sandbox.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        self.sandbox_stop = Some(stop);
+    }
+
+    /// Takes the sandbox off the network: connections are refused.
+    pub async fn stop_sandbox(&mut self) {
+        if let Some(stop) = self.sandbox_stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    /// Brings the sandbox back on the same port, its memory intact.
+    pub async fn restart_sandbox(&mut self) {
+        let listener = TcpListener::bind(self.sandbox_addr)
+            .await
+            .expect("rebind sandbox port");
+        self.start_sandbox_on(listener);
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.sandbox.counters()
+    }
+
+    pub fn fault(&self, endpoint: &str, status: Option<u16>, delay_ms: u64, count: u32) {
+        self.sandbox.add_fault(Fault {
+            endpoint: endpoint.into(),
+            status,
+            delay_ms,
+            count,
+            error: None,
+            reason: None,
+        });
+    }
+
+    pub async fn new_org_key(&self, slug: &str) -> (Org, String) {
+        let org = create_org(&self.app.store, slug).await;
+        let (row, key) = tokenbroker::api::new_api_key(Some(org.id.clone()), None, 0);
+        self.app.store.insert_api_key(&row).await.unwrap();
+        (org, key)
+    }
+
+    pub async fn all_orgs_key(&self) -> String {
+        let (row, key) = tokenbroker::api::new_api_key(None, None, 0);
+        self.app.store.insert_api_key(&row).await.unwrap();
+        key
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_as(&self.api_key, path).await
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> Response {
+        self.api
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Value) -> Response {
+        self.api
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.api
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_session(
+        &self,
+        email: &str,
+        app_type: &str,
+        return_to: Option<&str>,
+    ) -> Response {
+        let mut body = json!({ "org": "acme", "email": email, "app_type": app_type });
+        if let Some(r) = return_to {
+            body["return_to"] = r.into();
+        }
+        self.send_json(reqwest::Method::POST, "/api/v1/connect-sessions", body)
+            .await
+    }
+
+    pub async fn connect_url(
+        &self,
+        email: &str,
+        app_type: &str,
+        return_to: Option<&str>,
+    ) -> String {
+        let response = self.create_session(email, app_type, return_to).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json::<Value>().await.unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Follows a connect link to the sandbox consent page and decides there.
+    /// Returns the callback URL Zoom sends the browser to (not yet opened).
+    pub async fn consent(
+        &self,
+        browser: &Client,
+        connect_url: &str,
+        zoom_email: &str,
+        role: &str,
+        decision: &str,
+    ) -> String {
+        let to_zoom = browser.get(connect_url).send().await.unwrap();
+        assert_eq!(
+            to_zoom.status(),
+            StatusCode::FOUND,
+            "connect link should redirect to Zoom"
+        );
+        let authorize = url::Url::parse(&location(&to_zoom)).unwrap();
+        let consent_page = browser.get(authorize.clone()).send().await.unwrap();
+        assert_eq!(consent_page.status(), StatusCode::OK);
+        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        form.push(("email".into(), zoom_email.into()));
+        form.push(("role".into(), role.into()));
+        form.push(("decision".into(), decision.into()));
+        let decided = browser
+            .post(format!("{}/oauth/authorize", self.sandbox_url))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decided.status(), StatusCode::FOUND);
+        location(&decided)
+    }
+
+    /// A fresh browser that has consented on Zoom; returns it with the
+    /// callback URL it is about to open.
+    pub async fn consented(
+        &self,
+        crm_email: &str,
+        app_type: &str,
+        zoom_email: &str,
+        role: &str,
+        decision: &str,
+    ) -> (Client, String) {
+        let browser = browser();
+        let url = self.connect_url(crm_email, app_type, None).await;
+        let callback = self
+            .consent(&browser, &url, zoom_email, role, decision)
+            .await;
+        (browser, callback)
+    }
+
+    /// The whole happy path; returns the new connection's id.
+    pub async fn connect(&self, email: &str, app_type: &str, role: &str) -> String {
+        let browser = browser();
+        let url = self
+            .connect_url(email, app_type, Some(&format!("{RETURN_ORIGIN}/zoom/done")))
+            .await;
+        let callback = self.consent(&browser, &url, email, role, "allow").await;
+        let done = browser.get(&callback).send().await.unwrap();
+        assert_eq!(
+            done.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            done.text().await.unwrap()
+        );
+        let back = url::Url::parse(&location(&done)).unwrap();
+        let pairs: HashMap<_, _> = back.query_pairs().into_owned().collect();
+        assert_eq!(pairs.get("status").map(String::as_str), Some("connected"));
+        pairs["connection_id"].clone()
+    }
+
+    pub async fn connections(&self) -> Vec<Value> {
+        let response = self.get("/api/v1/orgs/acme/connections").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn token(&self, email: &str) -> Response {
+        self.get(&format!("/api/v1/orgs/acme/users/{email}/token"))
+            .await
+    }
+}
+
+/// Asserts the JSON error shape and returns the `error` code.
+pub async fn error_code(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body["error"].as_str().unwrap().to_string()
+}

@@ -1,0 +1,12 @@
+//! Integration tests over real sockets against the sandbox Zoom. The same
+//! suite runs on SQLite (default) and PostgreSQL (`TEST_DATABASE_URL`).
+
+mod auth;
+mod callback_failures;
+mod connect_flow;
+mod credentials;
+mod helpers;
+mod isolation;
+mod ops;
+mod refresh;
+mod refresh_failures;
