@@ -3,10 +3,13 @@
 
 mod auth;
 mod callback_failures;
+mod cli;
 mod connect_flow;
 mod credentials;
 mod helpers;
 mod isolation;
 mod ops;
+mod process;
 mod refresh;
 mod refresh_failures;
+mod replicas;

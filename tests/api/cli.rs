@@ -1,0 +1,171 @@
+//! The command line: contract commands, clear configuration errors, key rotation.
+
+use std::process::Output;
+
+use tokenbroker::crypto::{Aad, Keyring};
+use tokenbroker::store::{self, JwtCredentials, SEALED_COLUMNS};
+
+use crate::helpers::{create_org, fresh_database};
+use crate::process::run;
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[tokio::test]
+async fn bad_configuration_names_the_variable_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _guard) = fresh_database().await;
+    let key = Keyring::generate_key_b64();
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("DATABASE_URL", &db)], "TOKENBROKER_MASTER_KEY"),
+        (
+            vec![
+                ("DATABASE_URL", &db),
+                ("TOKENBROKER_MASTER_KEY", "not-base64!"),
+            ],
+            "TOKENBROKER_MASTER_KEY",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", "mysql://localhost/x"),
+                ("TOKENBROKER_MASTER_KEY", &key),
+            ],
+            "DATABASE_URL",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nope"),
+                ("TOKENBROKER_MASTER_KEY", &key),
+            ],
+            "DATABASE_URL",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", &db),
+                ("TOKENBROKER_MASTER_KEY", &key),
+                ("TOKENBROKER_JWT_CUTOFF", "next tuesday"),
+            ],
+            "TOKENBROKER_JWT_CUTOFF",
+        ),
+    ];
+    for (vars, var) in cases {
+        let out = run(dir.path(), &["serve"], &vars);
+        assert_eq!(out.status.code(), Some(2), "{var}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
+        assert!(err.contains(var), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn orgs_and_api_keys_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _guard) = fresh_database().await;
+    let vars = [("DATABASE_URL", db.as_str())];
+    let migrate = run(dir.path(), &["migrate"], &vars);
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    let created = run(
+        dir.path(),
+        &["org", "create", "acme", "--name", "Acme Inc"],
+        &vars,
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let again = run(dir.path(), &["org", "create", "acme"], &vars);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already exists"));
+    let key = run(dir.path(), &["api-key", "create", "--org", "acme"], &vars);
+    assert!(key.status.success(), "{}", stderr(&key));
+    let last = stdout(&key).lines().last().unwrap().to_string();
+    assert!(
+        last.starts_with("tb_") && last.len() == 3 + 16 + 1 + 43,
+        "{last}"
+    );
+    let all = run(dir.path(), &["api-key", "create", "--all-orgs"], &vars);
+    assert!(stdout(&all).lines().last().unwrap().starts_with("tb_"));
+    let missing = run(dir.path(), &["api-key", "create", "--org", "nope"], &vars);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("does not exist"));
+    let gen = run(dir.path(), &["gen-key"], &[]);
+    assert!(Keyring::parse(stdout(&gen).trim()).is_ok());
+}
+
+#[tokio::test]
+async fn rotate_keys_reseals_everything_and_is_safe_to_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _guard) = fresh_database().await;
+    let (old, new) = (Keyring::generate_key_b64(), Keyring::generate_key_b64());
+    let old_ring = Keyring::parse(&format!("k0:{old}")).unwrap();
+    {
+        let store = store::connect(&db).await.unwrap();
+        for slug in ["acme", "globex", "initech"] {
+            let org = create_org(&store, slug).await;
+            let id = uuid::Uuid::new_v4().to_string();
+            let sealed = old_ring.seal_str(
+                Aad::new("jwt_credentials", &id, "api_secret"),
+                &format!("secret-{slug}"),
+            );
+            store
+                .put_jwt(&JwtCredentials {
+                    id,
+                    org_id: org.id,
+                    api_key: "k".into(),
+                    api_secret: sealed,
+                    created_at: 0,
+                    updated_at: 0,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let both = format!("k1:{new},k0:{old}");
+    let vars = [
+        ("DATABASE_URL", db.as_str()),
+        ("TOKENBROKER_MASTER_KEY", both.as_str()),
+    ];
+    let first = run(dir.path(), &["rotate-keys"], &vars);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("3 re-encrypted under \"k1\", 0 already current"),
+        "{}",
+        stdout(&first)
+    );
+    let second = run(dir.path(), &["rotate-keys"], &vars);
+    assert!(
+        stdout(&second).contains("0 re-encrypted under \"k1\", 3 already current"),
+        "{}",
+        stdout(&second)
+    );
+    // Only the new key is needed now.
+    let new_ring = Keyring::parse(&format!("k1:{new}")).unwrap();
+    let store = store::connect(&db).await.unwrap();
+    for column in SEALED_COLUMNS
+        .iter()
+        .filter(|c| c.table == "jwt_credentials")
+    {
+        for cell in store.sealed_cells(*column, "", 100).await.unwrap() {
+            assert!(new_ring
+                .open(
+                    Aad::new(column.table, &cell.id, column.column),
+                    &cell.sealed
+                )
+                .is_ok());
+        }
+    }
+    // A key that can open nothing leaves data untouched and fails loudly.
+    let stranger = format!("k9:{}", Keyring::generate_key_b64());
+    let wrong = run(
+        dir.path(),
+        &["rotate-keys"],
+        &[
+            ("DATABASE_URL", db.as_str()),
+            ("TOKENBROKER_MASTER_KEY", stranger.as_str()),
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stdout(&wrong).contains("3 failed"), "{}", stdout(&wrong));
+}
