@@ -17,6 +17,7 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;
 pub mod zoom;
 
 pub use app::{App, AppState};

@@ -28,7 +28,7 @@ pub fn public_dir() -> PathBuf {
         return dir.into();
     }
     let local = PathBuf::from("public");
-    if local.join("index.html").exists() {
+    if local.join("style.css").exists() {
         local
     } else {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"))
@@ -40,6 +40,7 @@ pub fn router(app: AppState) -> Router {
         .merge(ops::routes())
         .merge(api::routes())
         .merge(flow::routes())
+        .merge(crate::webhooks::routes())
         .nest_service("/admin", ServeDir::new(public_dir()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn_with_state(

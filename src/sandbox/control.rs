@@ -18,6 +18,8 @@ pub fn routes() -> Router<SandboxState> {
         .route("/_sandbox/clients", post(add_client))
         .route("/_sandbox/s2s-apps", post(add_s2s_app))
         .route("/_sandbox/users", post(add_user))
+        .route("/_sandbox/webhook", post(set_webhook))
+        .route("/_sandbox/deauthorize", post(deauthorize))
 }
 
 async fn counters(State(s): State<SandboxState>) -> Json<Counters> {
@@ -76,4 +78,27 @@ struct NewUser {
 
 async fn add_user(State(s): State<SandboxState>, Json(body): Json<NewUser>) -> Json<super::User> {
     Json(s.add_user(&body.email, body.role.as_deref().unwrap_or("Member")))
+}
+
+#[derive(Deserialize)]
+struct Webhook {
+    url: String,
+    secret_token: String,
+}
+
+async fn set_webhook(State(s): State<SandboxState>, Json(body): Json<Webhook>) -> StatusCode {
+    s.set_webhook(&body.url, &body.secret_token);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Deauthorize {
+    email: String,
+}
+
+/// The user removes the app in Zoom: grants die and a signed
+/// `app_deauthorized` event goes to the configured webhook.
+async fn deauthorize(State(s): State<SandboxState>, Json(body): Json<Deauthorize>) -> Json<Value> {
+    let delivered = s.remove_app(&body.email).await;
+    Json(json!({ "deliveries": delivered }))
 }

@@ -64,6 +64,56 @@ impl Sandbox {
         self.world().faults.push(fault);
     }
 
+    pub fn set_webhook(&self, url: &str, secret_token: &str) {
+        self.world().webhook = Some((url.to_string(), secret_token.to_string()));
+    }
+
+    /// Removes the app for `email` and sends each signed deauthorization
+    /// event. Returns the HTTP status of every delivery (0 when unreachable).
+    pub async fn remove_app(&self, email: &str) -> Vec<u16> {
+        let (removed, webhook, now) = {
+            let mut world = self.world();
+            (
+                world.remove_app_for(&email.trim().to_lowercase()),
+                world.webhook.clone(),
+                world.now(),
+            )
+        };
+        let Some((url, secret)) = webhook else {
+            return Vec::new();
+        };
+        let http = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for (client_id, user_id, account_id) in removed {
+            let body = serde_json::to_vec(&json!({
+                "event": "app_deauthorized",
+                "event_ts": now * 1000,
+                "payload": {
+                    "account_id": account_id,
+                    "user_id": user_id,
+                    "signature": crate::webhooks::hmac_hex(&secret, user_id.as_bytes()),
+                    "deauthorization_time": crate::app::rfc3339(now),
+                    "client_id": client_id,
+                },
+            }))
+            .expect("static JSON shape");
+            let timestamp = now.to_string();
+            let sent = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-zm-request-timestamp", &timestamp)
+                .header(
+                    "x-zm-signature",
+                    crate::webhooks::signature(&secret, &timestamp, &body),
+                )
+                .body(body)
+                .send()
+                .await;
+            statuses.push(sent.map(|r| r.status().as_u16()).unwrap_or(0));
+        }
+        statuses
+    }
+
     pub fn set_access_ttl(&self, secs: i64) {
         self.world().access_ttl = secs;
     }

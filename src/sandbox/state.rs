@@ -115,6 +115,8 @@ pub struct World {
     pub counters: Counters,
     pub clock_offset: i64,
     pub access_ttl: i64,
+    /// Where deauthorization events go, and the secret token that signs them.
+    pub webhook: Option<(String, String)>,
 }
 
 impl World {
@@ -131,6 +133,7 @@ impl World {
             counters: Counters::default(),
             clock_offset: 0,
             access_ttl,
+            webhook: None,
         }
     }
 
@@ -208,6 +211,28 @@ impl World {
         }
         self.access.retain(|_, t| t.grant_id != grant_id);
         self.refresh.retain(|_, t| t.grant_id != grant_id);
+    }
+
+    /// Removes the app for a user, as "Manage > Remove" does in Zoom: kills
+    /// their grants and returns `(client_id, user, account)` for each app removed.
+    pub fn remove_app_for(&mut self, email: &str) -> Vec<(String, String, String)> {
+        let Some(user) = self.users.get(email).cloned() else {
+            return Vec::new();
+        };
+        let grants: Vec<(String, String)> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| !g.revoked && g.user_email.as_deref() == Some(email))
+            .map(|(id, g)| (id.clone(), g.client_id.clone()))
+            .collect();
+        let mut removed: Vec<(String, String, String)> = Vec::new();
+        for (grant, client_id) in grants {
+            self.revoke_grant(&grant);
+            if !removed.iter().any(|(c, _, _)| c == &client_id) {
+                removed.push((client_id, user.id.clone(), user.account_id.clone()));
+            }
+        }
+        removed
     }
 
     pub fn new_grant(&mut self, client_id: &str, user_email: Option<&str>, scopes: &str) -> String {

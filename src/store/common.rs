@@ -185,6 +185,12 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn deauthorize_connections(&self, zoom_user_id: &str, zoom_account_id: &str, reason: &str, now: i64) -> StoreResult<Vec<Connection>> {
+                Ok(sqlx::query_as("UPDATE connections SET status = 'revoked', status_reason = $3, access_token = NULL, refresh_token = NULL, access_expires_at = NULL, version = version + 1, lease_owner = NULL, lease_until = NULL, updated_at = $4 \
+                    WHERE status <> 'revoked' AND ((app_type = 'user' AND zoom_user_id = $1) OR (app_type = 'account' AND zoom_account_id = $2 AND (zoom_user_id = $1 OR $1 = ''))) RETURNING *")
+                    .bind(zoom_user_id).bind(zoom_account_id).bind(reason).bind(now).fetch_all(&self.pool).await?)
+            }
+
             async fn connections_expiring_before(&self, before: i64, limit: i64) -> StoreResult<Vec<Connection>> {
                 Ok(sqlx::query_as("SELECT * FROM connections WHERE status = 'active' AND refresh_token IS NOT NULL AND access_expires_at < $1 ORDER BY access_expires_at LIMIT $2")
                     .bind(before).bind(limit).fetch_all(&self.pool).await?)

@@ -122,6 +122,15 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Zoom says the app was removed: revoke and erase the matching grants.
+    /// Returns only rows that changed, so a repeated event changes nothing.
+    async fn deauthorize_connections(
+        &self,
+        zoom_user_id: &str,
+        zoom_account_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<Vec<Connection>>;
     async fn connections_expiring_before(
         &self,
         before: i64,

@@ -20,6 +20,7 @@ use tokenbroker::{App, AppState};
 pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-client-secret";
 pub const RETURN_ORIGIN: &str = "https://crm.example.com";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-token";
 
 pub struct TestApp {
     pub base: String,
@@ -106,6 +107,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("TOKENBROKER_RETURN_ORIGINS".into(), RETURN_ORIGIN.into()),
         ("TOKENBROKER_UPSTREAM_TIMEOUT_SECS".into(), "2".into()),
         ("TOKENBROKER_BACKGROUND_REFRESH".into(), "0".into()),
+        ("ZOOM_WEBHOOK_SECRET_TOKEN".into(), WEBHOOK_SECRET.into()),
     ]);
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
@@ -125,6 +127,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         client_secret: CLIENT_SECRET.into(),
         redirect_uris: vec![config.redirect_uri()],
     });
+    sandbox.set_webhook(&format!("{base}/webhooks/zoom"), WEBHOOK_SECRET);
     let app = App::new(config, keyring, store).into_state();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(tokenbroker::launch_with_tcp_listener(

@@ -13,3 +13,4 @@ mod process;
 mod refresh;
 mod refresh_failures;
 mod replicas;
+mod webhooks;

@@ -1,0 +1,173 @@
+//! `POST /webhooks/zoom`: signed calls from Zoom.
+//!
+//! Every call is checked: `x-zm-signature` must be
+//! `v0=hex(HMAC-SHA256(secret, "v0:{timestamp}:{raw body}"))`, compared in
+//! constant time, and the timestamp must be within 5 minutes of now.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+
+use crate::app::{rfc3339, AppState};
+use crate::crypto::ct_eq;
+use crate::error::ApiError;
+
+/// Zoom's own replay window.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/webhooks/zoom", post(receive))
+}
+
+pub fn hmac_hex(secret: &str, message: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The signature Zoom sends for `body` at `timestamp`.
+pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut message = format!("v0:{timestamp}:").into_bytes();
+    message.extend_from_slice(body);
+    format!("v0={}", hmac_hex(secret, &message))
+}
+
+#[derive(Deserialize)]
+struct Event {
+    event: String,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Deauthorization {
+    #[serde(default)]
+    account_id: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    deauthorization_time: Option<String>,
+}
+
+async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(secret) = app.config.webhook_secret.as_deref() else {
+        return ApiError::Conflict {
+            code: "webhooks_disabled",
+            message: "ZOOM_WEBHOOK_SECRET_TOKEN is not configured".into(),
+        }
+        .into_response();
+    };
+    if let Err(why) = verify(&headers, &body, secret, app.clock.now()) {
+        tracing::warn!(why, "webhook refused");
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "invalid_signature", "message": why })),
+        )
+            .into_response();
+    }
+    let event: Event = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            return ApiError::bad_request("invalid_body", format!("not a Zoom event: {e}"))
+                .into_response()
+        }
+    };
+    tracing::info!(event = %event.event, "webhook received");
+    match event.event.as_str() {
+        "endpoint.url_validation" => {
+            let plain = event
+                .payload
+                .get("plainToken")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            if plain.is_empty() {
+                return ApiError::bad_request("invalid_body", "payload.plainToken is missing")
+                    .into_response();
+            }
+            Json(json!({ "plainToken": plain, "encryptedToken": hmac_hex(secret, plain.as_bytes()) })).into_response()
+        }
+        "app_deauthorized" => match serde_json::from_value::<Deauthorization>(event.payload) {
+            Ok(d) => deauthorized(&app, d).await,
+            Err(e) => {
+                ApiError::bad_request("invalid_body", format!("bad app_deauthorized payload: {e}"))
+                    .into_response()
+            }
+        },
+        // Zoom retries anything but 2xx; an event we do not act on is still received.
+        _ => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64) -> Result<(), &'static str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let timestamp = header("x-zm-request-timestamp").ok_or("missing x-zm-request-timestamp")?;
+    let presented = header("x-zm-signature").ok_or("missing x-zm-signature")?;
+    let mut ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| "x-zm-request-timestamp is not a number")?;
+    if ts > 100_000_000_000 {
+        ts /= 1000; // milliseconds
+    }
+    if (now - ts).abs() > MAX_SKEW_SECS {
+        return Err("timestamp is more than 5 minutes from now");
+    }
+    if !ct_eq(
+        signature(secret, timestamp.trim(), body).as_bytes(),
+        presented.trim().as_bytes(),
+    ) {
+        return Err("signature does not match");
+    }
+    Ok(())
+}
+
+async fn deauthorized(app: &AppState, d: Deauthorization) -> Response {
+    if app.config.zoom_client_id.as_deref() != Some(d.client_id.as_str()) {
+        tracing::info!("app_deauthorized for another client_id ignored");
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    if d.user_id.is_empty() && d.account_id.is_empty() {
+        return ApiError::bad_request(
+            "invalid_body",
+            "payload names neither user_id nor account_id",
+        )
+        .into_response();
+    }
+    // An account-level grant is revoked when its installer removes the app;
+    // another admin's removal surfaces as invalid_grant on the next refresh.
+    let when = d
+        .deauthorization_time
+        .unwrap_or_else(|| rfc3339(app.clock.now()));
+    let reason = format!("the app was removed in Zoom at {when}; the user must authorize again");
+    match app
+        .store
+        .deauthorize_connections(&d.user_id, &d.account_id, &reason, app.clock.now())
+        .await
+    {
+        Ok(changed) => {
+            for conn in &changed {
+                app.audit(
+                    Some(&conn.org_id),
+                    "zoom",
+                    "connection.deauthorized",
+                    "success",
+                    format!("connection {} ({}), tokens erased", conn.id, conn.email),
+                )
+                .await;
+            }
+            tracing::info!(count = changed.len(), "connections deauthorized");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
