@@ -15,6 +15,7 @@ const DEMO_ORG: &str = "demo";
 const DEMO_ADMIN: &str = "admin@demo.example";
 pub const SANDBOX_CLIENT_ID: &str = "sandbox-client-id";
 pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
+pub const SANDBOX_WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
 
 /// The link an admin follows to connect Zoom. Until the admin console
 /// lands, this is a connect link for the admin's own email.
@@ -55,6 +56,7 @@ fn demo_config(sandbox_url: &str, master: &str) -> Result<Config, ConfigError> {
             "ZOOM_API_URL" => set.or_else(|| Some(format!("{sandbox_url}/v2"))),
             "ZOOM_CLIENT_ID" => set.or_else(|| Some(SANDBOX_CLIENT_ID.into())),
             "ZOOM_CLIENT_SECRET" => set.or_else(|| Some(SANDBOX_CLIENT_SECRET.into())),
+            "ZOOM_WEBHOOK_SECRET_TOKEN" => set.or_else(|| Some(SANDBOX_WEBHOOK_SECRET.into())),
             _ => set,
         }
     })
@@ -87,6 +89,9 @@ fn sandbox_for(config: &Config) -> sandbox::SandboxState {
         client_id: "demo-s2s-client".into(),
         client_secret: "demo-s2s-secret".into(),
     });
+    if let Some(secret) = &config.webhook_secret {
+        sandbox.set_webhook(&config.public_path("/webhooks/zoom"), secret);
+    }
     sandbox
 }
 
@@ -126,6 +131,9 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
     println!("2. Then fetch a token with the org's API key:");
     println!("   API key: {api_key}");
     println!("   curl -s -H 'Authorization: Bearer {api_key}' {base}/api/v1/orgs/{DEMO_ORG}/users/{DEMO_ADMIN}/token");
+    println!("3. Remove the app \"in Zoom\" and watch the signed webhook revoke the connection:");
+    println!("   curl -s -X POST {sandbox_url}/_sandbox/deauthorize -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_ADMIN}\"}}'");
+    println!("   Server-to-Server credentials for the sandbox: account demo-account, client demo-s2s-client / demo-s2s-secret.");
     println!();
 
     let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
