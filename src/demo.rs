@@ -6,7 +6,7 @@ use crate::app::{App, AppState};
 use crate::cli::{create_org, open_store, CliError};
 use crate::config::{Config, ConfigError};
 use crate::crypto::Keyring;
-use crate::domain::{AppType, Email};
+use crate::domain::Email;
 use crate::sandbox::{self, ClientApp, S2sApp, Sandbox};
 use crate::store::Org;
 
@@ -17,15 +17,13 @@ pub const SANDBOX_CLIENT_ID: &str = "sandbox-client-id";
 pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const SANDBOX_WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
 
-/// The link an admin follows to connect Zoom. Until the admin console
-/// lands, this is a connect link for the admin's own email.
+/// A one-time admin console sign-in link for `email` on `org`.
 pub async fn admin_link(app: &AppState, org: &Org, email: &str) -> Result<String, CliError> {
     let email = Email::parse(email).map_err(|e| CliError::Failed(e.to_string()))?;
-    let (_, token) =
-        crate::api::connect_sessions_issue(app, &org.id, &email, AppType::User, None, "cli")
-            .await
-            .map_err(|e| CliError::Failed(e.to_string()))?;
-    Ok(app.config.public_path(&format!("/connect/{token}")))
+    let (url, _) = crate::admin::session::issue_link(app, org, &email, "cli")
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    Ok(url)
 }
 
 /// Reuses the demo's master key across runs, so the demo database stays readable.

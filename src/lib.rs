@@ -1,6 +1,7 @@
 //! tokenbroker: the service behind a CRM's "Authorize from Zoom App
 //! Marketplace" button. See README.md for the tour.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -9,7 +9,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -41,7 +40,7 @@ pub fn router(app: AppState) -> Router {
         .merge(api::routes())
         .merge(flow::routes())
         .merge(crate::webhooks::routes())
-        .nest_service("/admin", ServeDir::new(public_dir()))
+        .merge(crate::admin::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn_with_state(
             app.metrics.clone(),

@@ -1,3 +1,5 @@
+//! The security audit log of an org.
+
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -38,8 +40,13 @@ pub async fn list(
     Query(page): Query<Page>,
 ) -> ApiResult<Json<AuditPage>> {
     let org = caller.org(&app, &org).await?;
+    Ok(Json(audit_page(&app, &org.id, page).await?))
+}
+
+/// One page of an org's audit log; shared with the admin console.
+pub async fn audit_page(app: &AppState, org_id: &str, page: Page) -> ApiResult<AuditPage> {
     let limit = page.limit.unwrap_or(50).clamp(1, 200);
-    let rows = app.store.list_audit(&org.id, page.before, limit).await?;
+    let rows = app.store.list_audit(org_id, page.before, limit).await?;
     let next_before = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
@@ -54,8 +61,8 @@ pub async fn list(
             detail: r.detail,
         })
         .collect();
-    Ok(Json(AuditPage {
+    Ok(AuditPage {
         events,
         next_before,
-    }))
+    })
 }

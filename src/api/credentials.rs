@@ -1,14 +1,15 @@
-//! Write-only org credentials: legacy JWT keys and Server-to-Server OAuth apps.
+//! Write-only org credentials: legacy JWT keys and Server-to-Server OAuth
+//! apps. The API handlers here and the admin console share `set_*`/`remove_*`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::app::{rfc3339, AppState};
 use crate::crypto::Aad;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{JwtCredentials, S2sCredentials};
+use crate::store::{JwtCredentials, Org, S2sCredentials};
 use crate::tokens::fetch_s2s_token;
 use crate::zoom::UpstreamError;
 
@@ -20,17 +21,24 @@ pub struct JwtBody {
     api_secret: String,
 }
 
-pub async fn put_jwt(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    ApiJson(body): ApiJson<JwtBody>,
-) -> ApiResult<StatusCode> {
-    let org = caller.org(&app, &org).await?;
-    if app.clock.now_datetime() >= app.config.jwt_new_credentials_cutoff {
+#[derive(Deserialize)]
+pub struct S2sBody {
+    email: String,
+    account_id: String,
+    client_id: String,
+    client_secret: String,
+}
+
+/// True while new legacy JWT credentials may still be registered.
+pub fn jwt_registration_open(app: &AppState) -> bool {
+    app.clock.now_datetime() < app.config.jwt_new_credentials_cutoff
+}
+
+pub async fn set_jwt(app: &AppState, org: &Org, actor: &str, body: JwtBody) -> ApiResult<()> {
+    if !jwt_registration_open(app) {
         app.audit(
             Some(&org.id),
-            &caller.actor(),
+            actor,
             "jwt_credentials.set",
             "refused",
             "registration closed",
@@ -40,7 +48,7 @@ pub async fn put_jwt(
             code: "jwt_registration_closed",
             message: format!(
                 "Zoom stopped accepting new JWT credentials at {}; authorize the Zoom OAuth app or add Server-to-Server credentials instead",
-                crate::app::rfc3339(app.config.jwt_new_credentials_cutoff.unix_timestamp())
+                rfc3339(app.config.jwt_new_credentials_cutoff.unix_timestamp())
             ),
         });
     }
@@ -51,73 +59,47 @@ pub async fn put_jwt(
     let sealed = app
         .keyring
         .seal_str(Aad::new("jwt_credentials", &id, "api_secret"), &api_secret);
-    app.store
-        .put_jwt(&JwtCredentials {
-            id,
-            org_id: org.id.clone(),
-            api_key,
-            api_secret: sealed,
-            created_at: now,
-            updated_at: now,
-        })
-        .await?;
-    app.audit(
-        Some(&org.id),
-        &caller.actor(),
-        "jwt_credentials.set",
-        "success",
-        "",
-    )
-    .await;
-    Ok(StatusCode::NO_CONTENT)
+    let row = JwtCredentials {
+        id,
+        org_id: org.id.clone(),
+        api_key,
+        api_secret: sealed,
+        created_at: now,
+        updated_at: now,
+    };
+    app.store.put_jwt(&row).await?;
+    app.audit(Some(&org.id), actor, "jwt_credentials.set", "success", "")
+        .await;
+    Ok(())
 }
 
-pub async fn delete_jwt(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-) -> ApiResult<StatusCode> {
-    let org = caller.org(&app, &org).await?;
+pub async fn remove_jwt(app: &AppState, org: &Org, actor: &str) -> ApiResult<()> {
     let removed = app.store.delete_jwt(&org.id).await?;
     app.audit(
         Some(&org.id),
-        &caller.actor(),
+        actor,
         "jwt_credentials.removed",
         if removed { "success" } else { "noop" },
         "",
     )
     .await;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-pub struct S2sBody {
-    email: String,
-    account_id: String,
-    client_id: String,
-    client_secret: String,
+    Ok(())
 }
 
 /// Checks the credentials by minting a token, and keeps that token, so the
 /// first token request needs no second mint.
-pub async fn put_s2s(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(org): Path<String>,
-    ApiJson(body): ApiJson<S2sBody>,
-) -> ApiResult<StatusCode> {
-    let org = caller.org(&app, &org).await?;
+pub async fn set_s2s(app: &AppState, org: &Org, actor: &str, body: S2sBody) -> ApiResult<()> {
     let email = Email::parse(&body.email)
         .map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
     let account_id = required("account_id", &body.account_id, 128)?;
     let client_id = required("client_id", &body.client_id, 256)?;
     let client_secret = required("client_secret", &body.client_secret, 512)?;
-    let tokens = match fetch_s2s_token(&app, &client_id, &client_secret, &account_id).await {
+    let tokens = match fetch_s2s_token(app, &client_id, &client_secret, &account_id).await {
         Ok(tokens) => tokens,
         Err(err @ UpstreamError::Rejected { .. }) => {
             app.audit(
                 Some(&org.id),
-                &caller.actor(),
+                actor,
                 "s2s_credentials.set",
                 "refused",
                 err.reason(),
@@ -151,7 +133,7 @@ pub async fn put_s2s(
         scopes: tokens.scope.clone().unwrap_or_default(),
         id: id.clone(),
         org_id: org.id.clone(),
-        email: email.as_str().to_string(),
+        email: email.to_string(),
         account_id: account_id.clone(),
         client_id,
         version: 0,
@@ -164,12 +146,57 @@ pub async fn put_s2s(
     app.store.put_s2s(&row).await?;
     app.audit(
         Some(&org.id),
-        &caller.actor(),
+        actor,
         "s2s_credentials.set",
         "success",
         format!("account {account_id}"),
     )
     .await;
+    Ok(())
+}
+
+pub async fn remove_s2s(app: &AppState, org: &Org, actor: &str) -> ApiResult<()> {
+    let removed = app.store.delete_s2s(&org.id).await?;
+    app.audit(
+        Some(&org.id),
+        actor,
+        "s2s_credentials.removed",
+        if removed { "success" } else { "noop" },
+        "",
+    )
+    .await;
+    Ok(())
+}
+
+pub async fn put_jwt(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<JwtBody>,
+) -> ApiResult<StatusCode> {
+    let org = caller.org(&app, &org).await?;
+    set_jwt(&app, &org, &caller.actor(), body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_jwt(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> ApiResult<StatusCode> {
+    let org = caller.org(&app, &org).await?;
+    remove_jwt(&app, &org, &caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn put_s2s(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<S2sBody>,
+) -> ApiResult<StatusCode> {
+    let org = caller.org(&app, &org).await?;
+    set_s2s(&app, &org, &caller.actor(), body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -179,14 +206,6 @@ pub async fn delete_s2s(
     Path(org): Path<String>,
 ) -> ApiResult<StatusCode> {
     let org = caller.org(&app, &org).await?;
-    let removed = app.store.delete_s2s(&org.id).await?;
-    app.audit(
-        Some(&org.id),
-        &caller.actor(),
-        "s2s_credentials.removed",
-        if removed { "success" } else { "noop" },
-        "",
-    )
-    .await;
+    remove_s2s(&app, &org, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,11 +1,13 @@
 //! The internal API (`/api/v1`), for the CRM's backends. Every call carries
 //! `Authorization: Bearer <api key>`; every error is `{error, message}`.
 
-mod audit;
+mod admin_links;
+pub mod audit;
 pub mod auth;
 mod connect_sessions;
-mod connections;
-mod credentials;
+pub mod connections;
+pub mod credentials;
+mod migration_report;
 mod openapi;
 mod tokens;
 
@@ -42,6 +44,8 @@ pub fn routes() -> Router<AppState> {
             put(credentials::put_s2s).delete(credentials::delete_s2s),
         )
         .route("/api/v1/orgs/{org}/audit", get(audit::list))
+        .route("/api/v1/orgs/{org}/admin-links", post(admin_links::create))
+        .route("/api/v1/migration-report", get(migration_report::report))
 }
 
 /// JSON body extractor whose failures are API errors, not plain text.

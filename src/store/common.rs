@@ -82,6 +82,10 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as("SELECT * FROM orgs WHERE slug = $1").bind(slug).fetch_optional(&self.pool).await?)
             }
 
+            async fn org_by_id(&self, id: &str) -> StoreResult<Option<Org>> {
+                Ok(sqlx::query_as("SELECT * FROM orgs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+            }
+
             async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
                 Ok(sqlx::query_as("SELECT * FROM orgs ORDER BY slug").fetch_all(&self.pool).await?)
             }
@@ -253,6 +257,43 @@ macro_rules! impl_store {
             async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM jwt_credentials WHERE org_id = $1").bind(org_id).execute(&self.pool).await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_admin_link(&self, l: &AdminLink) -> StoreResult<()> {
+                sqlx::query("INSERT INTO admin_links (id, org_id, token_hash, email, created_by, expires_at, used_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)")
+                    .bind(&l.id).bind(&l.org_id).bind(&l.token_hash).bind(&l.email).bind(&l.created_by).bind(l.expires_at).bind(l.created_at)
+                    .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn consume_admin_link(&self, token_hash: &str, now: i64) -> StoreResult<Consumed<AdminLink>> {
+                let claimed: Option<AdminLink> = sqlx::query_as("UPDATE admin_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING *")
+                    .bind(token_hash).bind(now).fetch_optional(&self.pool).await?;
+                if let Some(l) = claimed {
+                    return Ok(Consumed::Claimed(l));
+                }
+                let row: Option<AdminLink> = sqlx::query_as("SELECT * FROM admin_links WHERE token_hash = $1").bind(token_hash).fetch_optional(&self.pool).await?;
+                Ok(classify(row, |l| l.used_at.is_some(), |l| l.expires_at <= now))
+            }
+
+            async fn admin_emails(&self, org_id: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT DISTINCT email FROM admin_links WHERE org_id = $1 ORDER BY email").bind(org_id).fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
+                sqlx::query("INSERT INTO admin_sessions (id_hash, org_id, email, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&s.id_hash).bind(&s.org_id).bind(&s.email).bind(s.expires_at).bind(s.created_at)
+                    .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn admin_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<AdminSession>> {
+                Ok(sqlx::query_as("SELECT * FROM admin_sessions WHERE id_hash = $1 AND expires_at > $2").bind(id_hash).bind(now).fetch_optional(&self.pool).await?)
+            }
+
+            async fn delete_admin_session(&self, id_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                Ok(())
             }
 
             async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {

@@ -76,6 +76,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_org(&self, org: &Org) -> StoreResult<()>;
     async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<Org>>;
+    async fn org_by_id(&self, id: &str) -> StoreResult<Option<Org>>;
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
 
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
@@ -159,6 +160,18 @@ pub trait Store: Send + Sync + 'static {
     async fn put_jwt(&self, creds: &JwtCredentials) -> StoreResult<()>;
     async fn jwt(&self, org_id: &str) -> StoreResult<Option<JwtCredentials>>;
     async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool>;
+
+    async fn insert_admin_link(&self, link: &AdminLink) -> StoreResult<()>;
+    async fn consume_admin_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Consumed<AdminLink>>;
+    /// Emails that were ever sent an admin link for the org: its known admins.
+    async fn admin_emails(&self, org_id: &str) -> StoreResult<Vec<String>>;
+    async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()>;
+    async fn admin_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<AdminSession>>;
+    async fn delete_admin_session(&self, id_hash: &str) -> StoreResult<()>;
 
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     async fn list_audit(

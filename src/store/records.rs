@@ -156,3 +156,24 @@ pub struct SealedCell {
     pub id: String,
     pub sealed: String,
 }
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AdminLink {
+    pub id: String,
+    pub org_id: String,
+    pub token_hash: String,
+    pub email: String,
+    pub created_by: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AdminSession {
+    pub id_hash: String,
+    pub org_id: String,
+    pub email: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}

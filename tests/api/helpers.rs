@@ -372,6 +372,38 @@ impl TestApp {
         pairs["connection_id"].clone()
     }
 
+    /// Mints an admin sign-in link through the API and opens it in a fresh
+    /// browser. Returns the signed-in browser and its CSRF token.
+    pub async fn admin_browser(&self, email: &str) -> (Client, String) {
+        let link = self
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v1/orgs/acme/admin-links",
+                json!({ "email": email }),
+            )
+            .await;
+        assert_eq!(link.status(), StatusCode::CREATED);
+        let url = link.json::<Value>().await.unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let browser = browser();
+        let landed = browser.get(&url).send().await.unwrap();
+        assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+        let overview: Value = browser
+            .get(format!("{}/admin/api/overview", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            browser,
+            overview["csrf_token"].as_str().unwrap().to_string(),
+        )
+    }
+
     pub async fn connections(&self) -> Vec<Value> {
         let response = self.get("/api/v1/orgs/acme/connections").await;
         assert_eq!(response.status(), StatusCode::OK);

@@ -2,9 +2,11 @@
 //! suite runs on SQLite (default) and PostgreSQL (`TEST_DATABASE_URL`).
 
 mod auth;
+mod browser;
 mod callback_failures;
 mod cli;
 mod connect_flow;
+mod console;
 mod credentials;
 mod helpers;
 mod isolation;

@@ -1,0 +1,53 @@
+//! The console's credential forms: the same rules as the API, for the signed-in admin's org.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::api::credentials::{remove_jwt, remove_s2s, set_jwt, set_s2s, JwtBody, S2sBody};
+use crate::api::ApiJson;
+use crate::app::AppState;
+use crate::error::ApiResult;
+
+use super::session::Admin;
+
+pub async fn put_jwt(
+    State(app): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<JwtBody>,
+) -> ApiResult<StatusCode> {
+    admin.check_csrf(&headers)?;
+    set_jwt(&app, &admin.org, &admin.actor(), body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_jwt(
+    State(app): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    admin.check_csrf(&headers)?;
+    remove_jwt(&app, &admin.org, &admin.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn put_s2s(
+    State(app): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<S2sBody>,
+) -> ApiResult<StatusCode> {
+    admin.check_csrf(&headers)?;
+    set_s2s(&app, &admin.org, &admin.actor(), body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_s2s(
+    State(app): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    admin.check_csrf(&headers)?;
+    remove_s2s(&app, &admin.org, &admin.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,48 @@
+//! The admin console: static files from `public/`, a cookie-authenticated
+//! JSON API under `/admin/api`, and one-time sign-in links.
+
+mod console;
+mod credentials;
+pub mod session;
+pub mod status;
+
+use axum::http::{header, HeaderValue};
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::app::AppState;
+
+/// Our own scripts and styles only; no inline code, no third parties.
+pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes() -> Router<AppState> {
+    let files = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONSOLE_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .service(ServeDir::new(crate::server::public_dir()));
+    Router::new()
+        .route("/admin/login/{token}", get(session::login))
+        .route("/admin/logout", post(session::logout))
+        .route("/admin/api/overview", get(console::overview))
+        .route("/admin/api/authorize", post(console::authorize))
+        .route("/admin/api/connections/{id}", delete(console::disconnect))
+        .route("/admin/api/audit", get(console::audit))
+        .route(
+            "/admin/api/s2s-credentials",
+            put(credentials::put_s2s).delete(credentials::delete_s2s),
+        )
+        .route(
+            "/admin/api/jwt-credentials",
+            put(credentials::put_jwt).delete(credentials::delete_jwt),
+        )
+        .nest_service("/admin", files)
+}
