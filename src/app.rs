@@ -8,12 +8,15 @@ use axum::extract::FromRef;
 use axum_extra::extract::cookie::Key;
 use time::OffsetDateTime;
 
+use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::crypto::Keyring;
-use crate::store::{DynStore, NewAuditEvent};
+use crate::store::{ApiKey, DynStore, NewAuditEvent, Org};
 use crate::telemetry::Metrics;
 use crate::tokens::Refresher;
+use crate::tokens::ResolvedToken;
 use crate::zoom::ZoomClient;
+use std::time::Duration;
 
 /// Everything a request may need, built once at start-up.
 pub struct App {
@@ -31,7 +34,23 @@ pub struct App {
     pub refresher: Refresher,
     /// Names this process as a refresh lease owner.
     pub instance_id: String,
+    /// Hot-path caches; see `App::forget_tokens` for invalidation.
+    pub caches: Caches,
 }
+
+/// In-memory caches that keep the token API off the database when nothing changed.
+pub struct Caches {
+    /// API key rows by key id. Keys are never edited, only created.
+    pub api_keys: TtlCache<String, ApiKey>,
+    /// Orgs by slug. Orgs are never renamed or deleted.
+    pub orgs: TtlCache<String, Org>,
+    /// Resolved tokens by (org id, email), for at most `token_ttl`, and never
+    /// for a token inside any refresh window.
+    pub tokens: TtlCache<(String, String), ResolvedToken>,
+    pub token_ttl: Duration,
+}
+
+pub const LOOKUP_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Axum state: a cheap clone of the shared `App`.
 #[derive(Clone)]
@@ -66,6 +85,7 @@ impl App {
             metrics.clone(),
         );
         let cookie_key = Key::from(&keyring.cookie_key_material());
+        let config_token_ttl = config.token_cache_ttl;
         Self {
             config,
             store,
@@ -76,11 +96,23 @@ impl App {
             clock: Clock::default(),
             refresher: Refresher::default(),
             instance_id: uuid::Uuid::new_v4().to_string(),
+            caches: Caches {
+                api_keys: TtlCache::new(10_000),
+                orgs: TtlCache::new(10_000),
+                tokens: TtlCache::new(100_000),
+                token_ttl: config_token_ttl,
+            },
         }
     }
 
     pub fn into_state(self) -> AppState {
         AppState(Arc::new(self))
+    }
+
+    /// Drops this process's cached tokens of an org after anything changed
+    /// its connections or credentials.
+    pub fn forget_tokens(&self, org_id: &str) {
+        self.caches.tokens.remove_where(|(org, _)| org == org_id);
     }
 
     /// Records a security event. A failed write is logged, never fatal:

@@ -56,6 +56,7 @@ pub struct Config {
     pub background_refresh: bool,
     pub refresh_concurrency: usize,
     pub refresh_sweep: Duration,
+    pub token_cache_ttl: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -202,6 +203,11 @@ impl Config {
                 var("TOKENBROKER_BACKGROUND_REFRESH"),
                 1,
             )? != 0,
+            token_cache_ttl: Duration::from_millis(parse_num(
+                "TOKENBROKER_TOKEN_CACHE_MS",
+                var("TOKENBROKER_TOKEN_CACHE_MS"),
+                1000,
+            )?),
             refresh_sweep: Duration::from_secs(
                 parse_num(
                     "TOKENBROKER_REFRESH_SWEEP_SECS",

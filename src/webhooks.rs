@@ -156,6 +156,7 @@ async fn deauthorized(app: &AppState, d: Deauthorization) -> Response {
     {
         Ok(changed) => {
             for conn in &changed {
+                app.forget_tokens(&conn.org_id);
                 app.audit(
                     Some(&conn.org_id),
                     "zoom",

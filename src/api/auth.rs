@@ -45,11 +45,20 @@ impl Caller {
     pub async fn org(&self, app: &AppState, slug: &str) -> Result<Org, ApiError> {
         let not_found = || ApiError::NotFound(format!("org {slug:?} not found"));
         let slug = OrgSlug::parse(slug).map_err(|_| not_found())?;
-        let org = app
-            .store
-            .org_by_slug(slug.as_str())
-            .await?
-            .ok_or_else(not_found)?;
+        let org = match app.caches.orgs.get(&slug.to_string()) {
+            Some(org) => org,
+            None => {
+                let org = app
+                    .store
+                    .org_by_slug(slug.as_str())
+                    .await?
+                    .ok_or_else(not_found)?;
+                app.caches
+                    .orgs
+                    .insert(org.slug.clone(), org.clone(), crate::app::LOOKUP_CACHE_TTL);
+                org
+            }
+        };
         match &self.org_scope {
             Some(scope) if scope != &org.id => Err(not_found()),
             _ => Ok(org),
@@ -80,7 +89,18 @@ impl FromRequestParts<AppState> for Caller {
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::Unauthorized);
         }
-        let key = app.store.api_key(id).await?.ok_or(ApiError::Unauthorized)?;
+        let key = match app.caches.api_keys.get(&id.to_string()) {
+            Some(key) => key,
+            None => {
+                let key = app.store.api_key(id).await?.ok_or(ApiError::Unauthorized)?;
+                app.caches.api_keys.insert(
+                    key.id.clone(),
+                    key.clone(),
+                    crate::app::LOOKUP_CACHE_TTL,
+                );
+                key
+            }
+        };
         if !ct_eq(
             sha256_hex(secret.as_bytes()).as_bytes(),
             key.secret_hash.as_bytes(),

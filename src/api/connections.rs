@@ -128,6 +128,7 @@ pub async fn disconnect_connection(
         Err(e) => Err(e),
     };
     app.store.delete_connection(&conn.org_id, &conn.id).await?;
+    app.forget_tokens(&conn.org_id);
     let warning = revoke_result
         .err()
         .map(|e| format!("deleted locally, but revoking at Zoom failed: {e}"));

@@ -68,6 +68,7 @@ pub async fn set_jwt(app: &AppState, org: &Org, actor: &str, body: JwtBody) -> A
         updated_at: now,
     };
     app.store.put_jwt(&row).await?;
+    app.forget_tokens(&org.id);
     app.audit(Some(&org.id), actor, "jwt_credentials.set", "success", "")
         .await;
     Ok(())
@@ -75,6 +76,7 @@ pub async fn set_jwt(app: &AppState, org: &Org, actor: &str, body: JwtBody) -> A
 
 pub async fn remove_jwt(app: &AppState, org: &Org, actor: &str) -> ApiResult<()> {
     let removed = app.store.delete_jwt(&org.id).await?;
+    app.forget_tokens(&org.id);
     app.audit(
         Some(&org.id),
         actor,
@@ -144,6 +146,7 @@ pub async fn set_s2s(app: &AppState, org: &Org, actor: &str, body: S2sBody) -> A
         updated_at: now,
     };
     app.store.put_s2s(&row).await?;
+    app.forget_tokens(&org.id);
     app.audit(
         Some(&org.id),
         actor,
@@ -157,6 +160,7 @@ pub async fn set_s2s(app: &AppState, org: &Org, actor: &str, body: S2sBody) -> A
 
 pub async fn remove_s2s(app: &AppState, org: &Org, actor: &str) -> ApiResult<()> {
     let removed = app.store.delete_s2s(&org.id).await?;
+    app.forget_tokens(&org.id);
     app.audit(
         Some(&org.id),
         actor,

@@ -220,6 +220,7 @@ async fn refresh_once(app: &AppState, snap: Snapshot) -> Result<LiveToken, Token
                 });
             }
             app.refresher.succeed(&key);
+            app.forget_tokens(snap.org_id());
             app.metrics.refresh(snap.kind(), "ok");
             tracing::info!(key, expires_at, "token refreshed");
             Ok(LiveToken {
@@ -264,6 +265,7 @@ async fn rejected(
             app.store
                 .mark_needs_reauth(&conn.id, conn.version, &reason, app.clock.now())
                 .await?;
+            app.forget_tokens(&conn.org_id);
             app.metrics.refresh("oauth", "invalid_grant");
             app.audit(
                 Some(&conn.org_id),

@@ -11,8 +11,11 @@ use crate::store::Org;
 
 use super::{connection_token, legacy_jwt, s2s_token, LiveToken, TokenError};
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct ResolvedToken {
+    /// `expires_at` as unix seconds, for caching.
+    #[serde(skip)]
+    pub expires_unix: i64,
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_at: String,
@@ -39,6 +42,7 @@ fn answer(
 ) -> ResolvedToken {
     warnings.extend(token.warnings);
     ResolvedToken {
+        expires_unix: token.expires_at,
         access_token: token.access_token,
         token_type: "Bearer",
         expires_at: rfc3339(token.expires_at),

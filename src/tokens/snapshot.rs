@@ -41,6 +41,12 @@ impl Snapshot {
     pub(super) fn key(&self) -> String {
         format!("{}:{}", self.table(), self.id())
     }
+    pub(super) fn org_id(&self) -> &str {
+        match self {
+            Self::Connection(c) => &c.org_id,
+            Self::S2s(s) => &s.org_id,
+        }
+    }
     pub(super) fn version(&self) -> i64 {
         match self {
             Self::Connection(c) => c.version,

@@ -217,6 +217,7 @@ pub(super) async fn store_connection(
             .await
             .map_err(|e| e.to_string())?
         {
+            app.forget_tokens(&p.org_id);
             return Ok((id, created));
         }
     }
