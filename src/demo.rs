@@ -55,9 +55,45 @@ fn demo_config(sandbox_url: &str, master: &str) -> Result<Config, ConfigError> {
             "ZOOM_CLIENT_ID" => set.or_else(|| Some(SANDBOX_CLIENT_ID.into())),
             "ZOOM_CLIENT_SECRET" => set.or_else(|| Some(SANDBOX_CLIENT_SECRET.into())),
             "ZOOM_WEBHOOK_SECRET_TOKEN" => set.or_else(|| Some(SANDBOX_WEBHOOK_SECRET.into())),
+            // The real cutoffs are in 2023; the demo pretends they are ahead so
+            // the migration path (JWT warning, then OAuth) can be seen.
+            "TOKENBROKER_JWT_CUTOFF" => set.or_else(|| Some(days_from_now(30))),
+            "TOKENBROKER_JWT_NEW_CREDENTIALS_CUTOFF" => set.or_else(|| Some(days_from_now(15))),
             _ => set,
         }
     })
+}
+
+fn days_from_now(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Gives the demo org a legacy JWT key, as an org that has not migrated yet has.
+async fn seed_legacy_jwt(app: &AppState, org: &Org) -> Result<(), CliError> {
+    if app.store.jwt(&org.id).await?.is_some() {
+        return Ok(());
+    }
+    let now = app.clock.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let secret = crate::crypto::random_token();
+    let sealed = app.keyring.seal_str(
+        crate::crypto::Aad::new("jwt_credentials", &id, "api_secret"),
+        &secret,
+    );
+    let row = crate::store::JwtCredentials {
+        id,
+        org_id: org.id.clone(),
+        api_key: "demo-legacy-jwt-key".into(),
+        api_secret: sealed,
+        created_at: now,
+        updated_at: now,
+    };
+    app.store.put_jwt(&row).await?;
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr, what: &'static str) -> Result<tokio::net::TcpListener, CliError> {
@@ -111,6 +147,7 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
         crate::api::new_api_key(Some(org.id.clone()), Some("demo".into()), now);
     store.insert_api_key(&key_row).await?;
     let app = App::new(config, keyring, store).into_state();
+    seed_legacy_jwt(&app, &org).await?;
     let link = admin_link(&app, &org, DEMO_ADMIN).await?;
     let base = app.config.public_path("");
 
@@ -122,11 +159,15 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
     );
     println!("  sandbox Zoom:  {sandbox_url}  (consent page, token endpoint, /v2/users/me)");
     println!();
-    println!(
-        "1. Open this one-time link and approve on the sandbox Zoom with the email {DEMO_ADMIN}:"
-    );
+    println!("1. Open the admin console (one-time sign-in link, valid 10 minutes), click");
+    println!("   \"Authorize from Zoom App Marketplace\" and approve on the sandbox Zoom as {DEMO_ADMIN}:");
     println!("   {link}");
-    println!("2. Then fetch a token with the org's API key:");
+    println!(
+        "2. Fetch a token with the org's API key. Before you authorize it is a legacy JWT with a"
+    );
+    println!(
+        "   warning (the demo's JWT cutoff is 30 days ahead); afterwards it is the OAuth token:"
+    );
     println!("   API key: {api_key}");
     println!("   curl -s -H 'Authorization: Bearer {api_key}' {base}/api/v1/orgs/{DEMO_ORG}/users/{DEMO_ADMIN}/token");
     println!("3. Remove the app \"in Zoom\" and watch the signed webhook revoke the connection:");

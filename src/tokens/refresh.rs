@@ -236,6 +236,18 @@ async fn refresh_once(app: &AppState, snap: Snapshot) -> Result<LiveToken, Token
                 .release_lease(snap.slot(), snap.id(), &app.instance_id)
                 .await?;
             let wait = app.refresher.fail(&key);
+            // Audit the first failure of an outage, not every retry of it.
+            if wait.as_secs() <= 1 {
+                let detail = format!("{} {}: {err}", snap.table(), snap.id());
+                app.audit(
+                    Some(snap.org_id()),
+                    "zoom",
+                    "connection.refresh_failed",
+                    "failure",
+                    detail,
+                )
+                .await;
+            }
             app.metrics.refresh(snap.kind(), "unavailable");
             stale_or_unavailable(app, &snap, wait.as_secs().max(1), err.to_string())
         }

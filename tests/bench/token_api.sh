@@ -20,6 +20,7 @@ PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 BIN=target/release/tokenbroker
 WORK="$(mktemp -d)"
 PIDS=()
+export PGOPTIONS='--client-min-messages=warning'
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
