@@ -6,6 +6,7 @@
 //! every replica, and a compare-and-swap on the row's `version` when storing.
 
 mod background;
+mod failure;
 mod jwt;
 mod refresh;
 mod resolve;

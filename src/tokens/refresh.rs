@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::app::{rfc3339, AppState};
+use crate::app::AppState;
 use crate::crypto::Aad;
 use crate::store::{Connection, RefreshedTokens};
 use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
 
+pub(super) use super::failure::{rejected, stale_or_unavailable};
 use super::single_flight::SingleFlight;
 pub(super) use super::snapshot::{open, reload, Snapshot};
 use super::{is_fresh, LiveToken, TokenError};
@@ -28,7 +29,7 @@ impl Refresher {
     }
 
     /// Records a failure; the pause doubles from 1 s up to 30 s.
-    fn fail(&self, key: &str) -> Duration {
+    pub(super) fn fail(&self, key: &str) -> Duration {
         let mut map = self.backoff.lock().expect("backoff map poisoned");
         let entry = map.entry(key.to_string()).or_insert((0, Instant::now()));
         entry.0 = entry.0.saturating_add(1);
@@ -251,84 +252,5 @@ async fn refresh_once(app: &AppState, snap: Snapshot) -> Result<LiveToken, Token
             app.metrics.refresh(snap.kind(), "unavailable");
             stale_or_unavailable(app, &snap, wait.as_secs().max(1), err.to_string())
         }
-    }
-}
-
-async fn rejected(
-    app: &AppState,
-    snap: Snapshot,
-    err: UpstreamError,
-) -> Result<LiveToken, TokenError> {
-    let key = snap.key();
-    if let Snapshot::Connection(conn) = &snap {
-        if err.is_invalid_grant() {
-            // Another replica may have rotated the token after our read: that is success.
-            if let Some(now_row) = reload(app, &snap).await? {
-                if now_row.version() != snap.version()
-                    && is_fresh(now_row.expires_at(), app.clock.now(), 0)
-                {
-                    return open(app, &now_row, Vec::new());
-                }
-            }
-            let reason = format!(
-                "Zoom rejected the refresh token ({}); the user must authorize again",
-                err.reason()
-            );
-            app.store
-                .mark_needs_reauth(&conn.id, conn.version, &reason, app.clock.now())
-                .await?;
-            app.forget_tokens(&conn.org_id);
-            app.metrics.refresh("oauth", "invalid_grant");
-            app.audit(
-                Some(&conn.org_id),
-                "zoom",
-                "connection.needs_reauth",
-                "failure",
-                format!("connection {} ({}): {}", conn.id, conn.email, err.reason()),
-            )
-            .await;
-            return Err(TokenError::Reauth(reason));
-        }
-    }
-    app.store
-        .release_lease(snap.slot(), snap.id(), &app.instance_id)
-        .await?;
-    app.refresher.fail(&key);
-    app.metrics.refresh(snap.kind(), "rejected");
-    match snap {
-        Snapshot::S2s(_) => Err(TokenError::Reauth(format!(
-            "Zoom rejected the org's Server-to-Server credentials: {}",
-            err.reason()
-        ))),
-        Snapshot::Connection(_) => Err(TokenError::Unavailable {
-            retry_after_secs: 30,
-            detail: format!(
-                "Zoom rejected the broker's client credentials: {}",
-                err.reason()
-            ),
-        }),
-    }
-}
-
-/// During an outage, a token that has not yet expired is still worth handing out.
-fn stale_or_unavailable(
-    app: &AppState,
-    snap: &Snapshot,
-    retry_after_secs: u64,
-    detail: String,
-) -> Result<LiveToken, TokenError> {
-    let now = app.clock.now();
-    match snap.expires_at() {
-        Some(exp) if exp - now > 5 && snap.sealed_access().is_some() => {
-            let warning = format!(
-                "Zoom could not refresh this token just now; it stays valid until {}",
-                rfc3339(exp)
-            );
-            open(app, snap, vec![warning])
-        }
-        _ => Err(TokenError::Unavailable {
-            retry_after_secs,
-            detail,
-        }),
     }
 }
