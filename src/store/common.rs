@@ -296,6 +296,20 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn prune_expired(&self, before: i64) -> StoreResult<u64> {
+                let mut removed = 0;
+                // Pending authorizations go first: they reference connect sessions.
+                for sql in [
+                    "DELETE FROM pending_authorizations WHERE expires_at < $1",
+                    "DELETE FROM connect_sessions WHERE expires_at < $1",
+                    "DELETE FROM admin_links WHERE expires_at < $1",
+                    "DELETE FROM admin_sessions WHERE expires_at < $1",
+                ] {
+                    removed += sqlx::query(sql).bind(before).execute(&self.pool).await?.rows_affected();
+                }
+                Ok(removed)
+            }
+
             async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
                 sqlx::query("INSERT INTO audit_events (org_id, actor, action, outcome, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(&e.org_id).bind(&e.actor).bind(&e.action).bind(&e.outcome).bind(&e.detail).bind(e.created_at)

@@ -173,6 +173,10 @@ pub trait Store: Send + Sync + 'static {
     async fn admin_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<AdminSession>>;
     async fn delete_admin_session(&self, id_hash: &str) -> StoreResult<()>;
 
+    /// Deletes one-time records (connect sessions, pending authorizations,
+    /// admin links, admin sessions) that expired before `before`. Returns the count.
+    async fn prune_expired(&self, before: i64) -> StoreResult<u64>;
+
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     async fn list_audit(
         &self,

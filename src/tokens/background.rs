@@ -21,9 +21,26 @@ pub fn spawn_background_refresher(app: AppState) -> JoinHandle<()> {
             if let Err(err) = sweep(&app, &permits).await {
                 tracing::warn!(%err, "background refresh sweep failed");
             }
+            if let Err(err) = housekeeping(&app).await {
+                tracing::warn!(%err, "housekeeping failed");
+            }
             tokio::time::sleep(app.config.refresh_sweep).await;
         }
     })
+}
+
+/// Expired one-time records are kept a day for forensics, then deleted.
+const KEEP_EXPIRED_SECS: i64 = 86_400;
+
+async fn housekeeping(app: &AppState) -> Result<(), crate::store::StoreError> {
+    let removed = app
+        .store
+        .prune_expired(app.clock.now() - KEEP_EXPIRED_SECS)
+        .await?;
+    if removed > 0 {
+        tracing::info!(removed, "pruned expired one-time records");
+    }
+    Ok(())
 }
 
 async fn sweep(app: &AppState, permits: &Arc<Semaphore>) -> Result<(), crate::store::StoreError> {

@@ -324,3 +324,24 @@ async fn deny_shows_cancelled_and_mentions_jwt_until_the_cutoff() {
     assert!(app.connections().await.is_empty());
     assert_eq!(app.counters().authorization_code, 0);
 }
+
+#[tokio::test]
+async fn expired_one_time_records_are_pruned_and_live_ones_kept() {
+    let app = spawn_app().await;
+    let url = app.connect_url("ann@acme.example", "user", None).await;
+    assert_eq!(
+        browser().get(&url).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    let (_admin, _) = app.admin_browser("admin@acme.example").await;
+    app.app.clock.advance(2 * 86_400);
+    let live = app.connect_url("bob@acme.example", "user", None).await;
+    let now = app.app.clock.now();
+    // A connect session, its pending authorization, an admin link and the 8-hour admin session.
+    assert_eq!(app.app.store.prune_expired(now - 86_400).await.unwrap(), 4);
+    assert_eq!(app.app.store.prune_expired(now - 86_400).await.unwrap(), 0);
+    assert_eq!(
+        browser().get(&live).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
+}
