@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
+use crate::app::{AppState, LOOKUP_CACHE_TTL};
 use crate::crypto::{ct_eq, random_bytes, random_token, sha256_hex};
 use crate::domain::OrgSlug;
 use crate::error::ApiError;
@@ -45,20 +45,14 @@ impl Caller {
     pub async fn org(&self, app: &AppState, slug: &str) -> Result<Org, ApiError> {
         let not_found = || ApiError::NotFound(format!("org {slug:?} not found"));
         let slug = OrgSlug::parse(slug).map_err(|_| not_found())?;
-        let org = match app.caches.orgs.get(&slug.to_string()) {
-            Some(org) => org,
-            None => {
-                let org = app
-                    .store
-                    .org_by_slug(slug.as_str())
-                    .await?
-                    .ok_or_else(not_found)?;
-                app.caches
-                    .orgs
-                    .insert(org.slug.clone(), org.clone(), crate::app::LOOKUP_CACHE_TTL);
-                org
-            }
-        };
+        let org = app
+            .caches
+            .orgs
+            .get_or_load(slug.to_string(), LOOKUP_CACHE_TTL, || {
+                app.store.org_by_slug(slug.as_str())
+            })
+            .await?
+            .ok_or_else(not_found)?;
         match &self.org_scope {
             Some(scope) if scope != &org.id => Err(not_found()),
             _ => Ok(org),
@@ -89,18 +83,12 @@ impl FromRequestParts<AppState> for Caller {
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::Unauthorized);
         }
-        let key = match app.caches.api_keys.get(&id.to_string()) {
-            Some(key) => key,
-            None => {
-                let key = app.store.api_key(id).await?.ok_or(ApiError::Unauthorized)?;
-                app.caches.api_keys.insert(
-                    key.id.clone(),
-                    key.clone(),
-                    crate::app::LOOKUP_CACHE_TTL,
-                );
-                key
-            }
-        };
+        let key = app
+            .caches
+            .api_keys
+            .get_or_load(id.to_string(), LOOKUP_CACHE_TTL, || app.store.api_key(id))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         if !ct_eq(
             sha256_hex(secret.as_bytes()).as_bytes(),
             key.secret_hash.as_bytes(),

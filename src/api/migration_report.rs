@@ -27,7 +27,7 @@ pub struct Totals {
     none: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct OrgLine {
     slug: String,
     name: String,
@@ -87,13 +87,7 @@ pub async fn report(
                 MigrationState::JwtOnly | MigrationState::JwtExpired
             )
         })
-        .map(|o| OrgLine {
-            slug: o.slug.clone(),
-            name: o.name.clone(),
-            state: o.state,
-            admin_emails: o.admin_emails.clone(),
-            days_left: o.days_left,
-        })
+        .cloned()
         .collect();
     jwt_only_orgs.sort_by_key(|o| o.days_left);
     Ok(Json(Report {

@@ -57,19 +57,29 @@ fn answer(
     }
 }
 
+/// The OAuth sources, in order; each is read only if the one before did not answer.
+#[derive(Clone, Copy)]
+enum AuthSource {
+    User,
+    Account,
+}
+
 pub async fn resolve(app: &AppState, org: &Org, email: &Email) -> Result<ResolvedToken, ApiError> {
     // A source that exists but needs re-authorization does not stop the
     // search; it is reported only if nothing else applies.
     let mut blocked: Option<String> = None;
     let mut warnings = Vec::new();
 
-    let candidates = [
-        app.store
-            .user_connection_for_email(&org.id, email.as_str())
-            .await?,
-        app.store.account_connection(&org.id).await?,
-    ];
-    for conn in candidates.into_iter().flatten() {
+    for source in [AuthSource::User, AuthSource::Account] {
+        let found = match source {
+            AuthSource::User => {
+                app.store
+                    .user_connection_for_email(&org.id, email.as_str())
+                    .await?
+            }
+            AuthSource::Account => app.store.account_connection(&org.id).await?,
+        };
+        let Some(conn) = found else { continue };
         let id = conn.id.clone();
         match connection_token(app, conn).await {
             Ok(token) => return Ok(answer(token, AuthType::Oauth, Some(id), warnings)),

@@ -324,3 +324,13 @@ async fn zoom_errors_in_the_query_are_escaped() {
     assert!(text.contains("&lt;script&gt;"));
     assert_eq!(app.counters().authorization_code, 0);
 }
+
+#[tokio::test]
+async fn a_broker_without_a_zoom_app_shows_an_error_page_and_redirects_nowhere() {
+    let app = crate::helpers::spawn_app_with(&[("ZOOM_CLIENT_ID", "")]).await;
+    let url = app.connect_url("ann@acme.example", "user", None).await;
+    let page = browser().get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(page.headers().get("location").is_none());
+    assert!(page.text().await.unwrap().contains("Something went wrong"));
+}

@@ -350,3 +350,32 @@ async fn the_migration_report_counts_orgs_and_exports_csv() {
         "formula injection neutralised: {text}"
     );
 }
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = spawn_app().await;
+    let (b, csrf) = app.admin_browser("admin@acme.example").await;
+    let refused = b
+        .post(format!("{}/admin/logout", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "sign-out needs the CSRF token too"
+    );
+    let out = b
+        .post(format!("{}/admin/logout", app.base))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let after = b
+        .get(format!("{}/admin/api/overview", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+}

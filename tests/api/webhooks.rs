@@ -253,3 +253,29 @@ async fn oversized_or_malformed_events_are_refused() {
     let response = post(&app, &big, app.app.clock.now(), None).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn without_a_secret_token_webhooks_are_refused() {
+    let app = crate::helpers::spawn_app_with(&[("ZOOM_WEBHOOK_SECRET_TOKEN", "")]).await;
+    let (id, c) = ann_connection(&app).await;
+    let event = deauth(
+        c["zoom_user_id"].as_str().unwrap(),
+        c["zoom_account_id"].as_str().unwrap(),
+        CLIENT_ID,
+    );
+    let response = post(&app, &event, app.app.clock.now(), None).await;
+    assert_eq!(
+        crate::helpers::error_code(response, StatusCode::CONFLICT).await,
+        "webhooks_disabled"
+    );
+    assert_eq!(
+        app.app
+            .store
+            .connection_by_id(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "active"
+    );
+}
