@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::crypto::Keyring;
-use crate::store::{ApiKey, DynStore, NewAuditEvent, Org};
+use crate::domain::{Actor, AuditAction, AuditOutcome};
+use crate::store::{ApiKey, DynStore, NewAuditEvent, Org, Store};
 use crate::telemetry::Metrics;
 use crate::tokens::Refresher;
 use crate::tokens::ResolvedToken;
@@ -120,23 +121,32 @@ impl App {
     pub async fn audit(
         &self,
         org_id: Option<&str>,
-        actor: &str,
-        action: &str,
-        outcome: &str,
+        actor: &Actor,
+        action: AuditAction,
+        outcome: AuditOutcome,
         detail: impl Into<String>,
     ) {
-        let event = NewAuditEvent {
-            org_id: org_id.map(str::to_string),
-            actor: actor.to_string(),
-            action: action.to_string(),
-            outcome: outcome.to_string(),
-            detail: detail.into(),
-            created_at: self.clock.now(),
-        };
-        tracing::info!(target: "audit", org_id = ?event.org_id, actor, action, outcome, detail = %event.detail, "audit");
-        if let Err(err) = self.store.append_audit(&event).await {
-            tracing::error!(%err, action, "could not write audit event");
-        }
+        record_audit(
+            self.store.as_ref(),
+            NewAuditEvent {
+                org_id: org_id.map(str::to_string),
+                actor: actor.to_string(),
+                action,
+                outcome,
+                detail: detail.into(),
+                created_at: self.clock.now(),
+            },
+        )
+        .await;
+    }
+}
+
+/// Writes an audit entry through any store; for commands that run without an `App`.
+pub async fn record_audit(store: &dyn Store, event: NewAuditEvent) {
+    tracing::info!(target: "audit", org_id = ?event.org_id, actor = %event.actor,
+        action = %event.action, outcome = %event.outcome, detail = %event.detail, "audit");
+    if let Err(err) = store.append_audit(&event).await {
+        tracing::error!(%err, action = %event.action, "could not write audit event");
     }
 }
 
@@ -160,12 +170,4 @@ impl Clock {
     pub fn advance(&self, secs: i64) {
         self.offset_secs.fetch_add(secs, Ordering::Relaxed);
     }
-}
-
-/// RFC 3339 in UTC, as every API answer spells instants.
-pub fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

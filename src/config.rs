@@ -57,6 +57,9 @@ pub struct Config {
     pub refresh_concurrency: usize,
     pub refresh_sweep: Duration,
     pub token_cache_ttl: Duration,
+    /// The admin console's files: `TOKENBROKER_PUBLIC_DIR`, else `./public`,
+    /// else the source tree's `public/`.
+    pub public_dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -208,6 +211,7 @@ impl Config {
                 var("TOKENBROKER_TOKEN_CACHE_MS"),
                 1000,
             )?),
+            public_dir: public_dir(var("TOKENBROKER_PUBLIC_DIR")),
             refresh_sweep: Duration::from_secs(
                 parse_num(
                     "TOKENBROKER_REFRESH_SWEEP_SECS",
@@ -287,6 +291,18 @@ fn parse_num(var: &'static str, raw: Option<String>, default: u64) -> Result<u64
             s.parse::<u64>()
                 .map_err(|_| "expected a whole number".to_string())
         }),
+    }
+}
+
+fn public_dir(configured: Option<String>) -> std::path::PathBuf {
+    if let Some(dir) = configured {
+        return dir.into();
+    }
+    let local = std::path::PathBuf::from("public");
+    if local.join("style.css").exists() {
+        local
+    } else {
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"))
     }
 }
 

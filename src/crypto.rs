@@ -42,23 +42,53 @@ pub enum CryptoError {
     Authentication,
 }
 
+/// A column that holds sealed values. The list is closed: every sealed value
+/// lives in one of these, so `rotate-keys` can walk them all, and the table
+/// and column names are fixed here, never taken from input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+}
+
+impl SealedColumn {
+    const fn new(table: &'static str, column: &'static str) -> Self {
+        Self { table, column }
+    }
+
+    pub const CONNECTION_ACCESS_TOKEN: Self = Self::new("connections", "access_token");
+    pub const CONNECTION_REFRESH_TOKEN: Self = Self::new("connections", "refresh_token");
+    pub const S2S_CLIENT_SECRET: Self = Self::new("s2s_credentials", "client_secret");
+    pub const S2S_ACCESS_TOKEN: Self = Self::new("s2s_credentials", "access_token");
+    pub const JWT_API_SECRET: Self = Self::new("jwt_credentials", "api_secret");
+    pub const PKCE_VERIFIER: Self = Self::new("pending_authorizations", "pkce_verifier");
+
+    pub const ALL: &'static [Self] = &[
+        Self::CONNECTION_ACCESS_TOKEN,
+        Self::CONNECTION_REFRESH_TOKEN,
+        Self::S2S_CLIENT_SECRET,
+        Self::S2S_ACCESS_TOKEN,
+        Self::JWT_API_SECRET,
+        Self::PKCE_VERIFIER,
+    ];
+}
+
 /// Where a ciphertext lives. Bound into the GCM tag as associated data.
 #[derive(Debug, Clone, Copy)]
 pub struct Aad<'a> {
-    pub table: &'a str,
+    pub column: SealedColumn,
     pub row: &'a str,
-    pub column: &'a str,
 }
 
 impl<'a> Aad<'a> {
-    pub fn new(table: &'a str, row: &'a str, column: &'a str) -> Self {
-        Self { table, row, column }
+    pub fn new(column: SealedColumn, row: &'a str) -> Self {
+        Self { column, row }
     }
 
     fn bytes(&self) -> Vec<u8> {
         // Length-prefixed so that ("a|b","c") and ("a","b|c") never collide.
         let mut out = b"tokenbroker/aad/v1".to_vec();
-        for part in [self.table, self.row, self.column] {
+        for part in [self.column.table, self.row, self.column.column] {
             out.extend_from_slice(&(part.len() as u32).to_be_bytes());
             out.extend_from_slice(part.as_bytes());
         }
@@ -231,6 +261,15 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+/// Hex HMAC-SHA256, as Zoom signs webhooks and `plainToken` validations.
+pub fn hmac_hex(secret: &str, message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha256(data))
 }
@@ -251,7 +290,7 @@ mod tests {
     #[test]
     fn seals_and_opens_with_a_fresh_nonce_each_time() {
         let k = ring(&Keyring::generate_key_b64());
-        let aad = Aad::new("connections", "row-1", "access_token");
+        let aad = Aad::new(SealedColumn::CONNECTION_ACCESS_TOKEN, "row-1");
         let a = k.seal_str(aad, "secret");
         let b = k.seal_str(aad, "secret");
         assert_ne!(a, b);
@@ -262,11 +301,14 @@ mod tests {
     #[test]
     fn ciphertext_moved_to_another_row_or_column_fails() {
         let k = ring(&Keyring::generate_key_b64());
-        let sealed = k.seal_str(Aad::new("connections", "row-1", "access_token"), "s");
+        let sealed = k.seal_str(
+            Aad::new(SealedColumn::CONNECTION_ACCESS_TOKEN, "row-1"),
+            "s",
+        );
         for aad in [
-            Aad::new("connections", "row-2", "access_token"),
-            Aad::new("connections", "row-1", "refresh_token"),
-            Aad::new("s2s_credentials", "row-1", "access_token"),
+            Aad::new(SealedColumn::CONNECTION_ACCESS_TOKEN, "row-2"),
+            Aad::new(SealedColumn::CONNECTION_REFRESH_TOKEN, "row-1"),
+            Aad::new(SealedColumn::S2S_ACCESS_TOKEN, "row-1"),
         ] {
             assert_eq!(k.open(aad, &sealed), Err(CryptoError::Authentication));
         }
@@ -276,7 +318,7 @@ mod tests {
     fn rotation_reads_old_keys_and_writes_with_the_first() {
         let old = Keyring::generate_key_b64();
         let new = Keyring::generate_key_b64();
-        let aad = Aad::new("t", "r", "c");
+        let aad = Aad::new(SealedColumn::JWT_API_SECRET, "r");
         let before = ring(&format!("k0:{old}")).seal_str(aad, "v");
         let rotated = ring(&format!("k1:{new},k0:{old}"));
         assert_eq!(rotated.open_string(aad, &before).unwrap(), "v");
@@ -312,7 +354,7 @@ mod tests {
     #[test]
     fn tampered_or_malformed_values_fail() {
         let k = ring(&Keyring::generate_key_b64());
-        let aad = Aad::new("t", "r", "c");
+        let aad = Aad::new(SealedColumn::JWT_API_SECRET, "r");
         let sealed = k.seal_str(aad, "v");
         let mut tampered = sealed.clone();
         let last = tampered.pop().unwrap();

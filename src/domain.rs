@@ -107,9 +107,25 @@ impl FromStr for Email {
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                raw.parse().map_err(serde::de::Error::custom)
+            }
+        }
 
         impl $name {
             pub fn as_str(self) -> &'static str {
@@ -134,6 +150,49 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        // Stored as its text in a TEXT column on every backend.
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'q str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(<&'r str as sqlx::Decode<'r, DB>>::decode(value)?.parse()?)
+            }
+        }
     };
 }
 
@@ -151,6 +210,157 @@ string_enum!(
     /// Where a token handed out by the token API came from.
     AuthType { Oauth => "oauth", S2s => "s2s", Jwt => "jwt" }
 );
+
+string_enum!(
+    /// What an audit entry records. The text is the stable name stored and shown.
+    AuditAction {
+        AdminSignedIn => "admin.signed_in",
+        AdminSignedOut => "admin.signed_out",
+        ApiKeyCreated => "api_key.created",
+        ApiKeyRevoked => "api_key.revoked",
+        AuthorizationCancelled => "authorization.cancelled",
+        AuthorizationEmailMismatch => "authorization.email_mismatch",
+        AuthorizationFailed => "authorization.failed",
+        AuthorizationNotAdmin => "authorization.not_admin",
+        ConnectionCreated => "connection.created",
+        ConnectionReauthorized => "connection.reauthorized",
+        ConnectionDeauthorized => "connection.deauthorized",
+        ConnectionDisconnected => "connection.disconnected",
+        ConnectionNeedsReauth => "connection.needs_reauth",
+        ConnectionRefreshFailed => "connection.refresh_failed",
+        JwtCredentialsSet => "jwt_credentials.set",
+        JwtCredentialsRemoved => "jwt_credentials.removed",
+        S2sCredentialsSet => "s2s_credentials.set",
+        S2sCredentialsRemoved => "s2s_credentials.removed",
+    }
+);
+
+string_enum!(
+    /// How the audited action ended.
+    AuditOutcome {
+        Success => "success",
+        Partial => "partial",
+        Noop => "noop",
+        Refused => "refused",
+        Failure => "failure",
+    }
+);
+
+/// Who did something, as the audit log names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    ApiKey(String),
+    Admin(Email),
+    /// The CRM user going through the connect flow.
+    User(Email),
+    Zoom,
+    Cli,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ApiKey(id) => write!(f, "api_key:{id}"),
+            Self::Admin(email) => write!(f, "admin:{email}"),
+            Self::User(email) => write!(f, "user:{email}"),
+            Self::Zoom => f.write_str("zoom"),
+            Self::Cli => f.write_str("cli"),
+        }
+    }
+}
+
+/// A required text field: trimmed, present, and not absurdly long.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Required(String);
+
+impl Required {
+    pub fn parse(field: &str, raw: &str, max: usize) -> Result<Self, InvalidValue> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(InvalidValue(format!("{field} is required")));
+        }
+        if value.len() > max {
+            return Err(InvalidValue(format!(
+                "{field} is longer than {max} characters"
+            )));
+        }
+        Ok(Self(value.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Secrets never print, even in debug output.
+impl fmt::Debug for Required {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Required(..)")
+    }
+}
+
+/// Where the browser goes back to after authorization: an absolute http(s)
+/// URL on an allow-listed origin, so we are never an open redirector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnTo(url::Url);
+
+impl ReturnTo {
+    pub fn parse(raw: &str, allowed: &[url::Origin]) -> Result<Self, InvalidValue> {
+        let invalid = |why: &str| {
+            InvalidValue(format!(
+                "return_to {why}; allowed origins are set in TOKENBROKER_RETURN_ORIGINS"
+            ))
+        };
+        let url = url::Url::parse(raw.trim()).map_err(|_| invalid("is not an absolute URL"))?;
+        if !matches!(url.scheme(), "http" | "https")
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(invalid("must be a plain http(s) URL"));
+        }
+        if !allowed.contains(&url.origin()) {
+            return Err(invalid("is not on an allowed origin"));
+        }
+        Ok(Self(url))
+    }
+
+    /// A value stored after it was checked; the allow-list may have changed since,
+    /// but the URL was ours to accept when the session was made.
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        url::Url::parse(raw).ok().map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The URL with these query pairs set, replacing any earlier value of the same name.
+    pub fn with_params(&self, pairs: &[(&str, &str)]) -> url::Url {
+        let mut url = self.0.clone();
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !pairs.iter().any(|(name, _)| name == k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.set_query(None);
+        if !kept.is_empty() || !pairs.is_empty() {
+            url.query_pairs_mut().extend_pairs(kept).extend_pairs(pairs);
+        }
+        url
+    }
+}
+
+/// RFC 3339 in UTC, as every API answer spells instants.
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
 
 #[cfg(test)]
 mod tests {
@@ -179,6 +389,35 @@ mod tests {
         for bad in ["A", "a", "-ab", "ab-", "a_b", "Acme", "a/b", ""] {
             assert!(OrgSlug::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn return_to_replaces_an_earlier_status() {
+        let allowed = [url::Url::parse("https://crm.example.com").unwrap().origin()];
+        let r = ReturnTo::parse("https://crm.example.com/z?status=x&keep=1", &allowed).unwrap();
+        let url = r.with_params(&[("status", "connected")]);
+        assert_eq!(
+            url.as_str(),
+            "https://crm.example.com/z?keep=1&status=connected"
+        );
+        assert!(ReturnTo::parse("https://evil.example.com/", &allowed).is_err());
+        assert!(ReturnTo::parse("https://u:p@crm.example.com/", &allowed).is_err());
+        assert!(ReturnTo::parse("javascript:alert(1)", &allowed).is_err());
+    }
+
+    #[test]
+    fn actors_and_actions_print_their_stable_names() {
+        let email = Email::parse("a@b.example").unwrap();
+        assert_eq!(Actor::Admin(email).to_string(), "admin:a@b.example");
+        assert_eq!(Actor::ApiKey("k1".into()).to_string(), "api_key:k1");
+        assert_eq!(
+            AuditAction::ConnectionNeedsReauth.as_str(),
+            "connection.needs_reauth"
+        );
+        assert_eq!(
+            "connection.needs_reauth".parse::<AuditAction>().unwrap(),
+            AuditAction::ConnectionNeedsReauth
+        );
     }
 
     #[test]

@@ -1,15 +1,25 @@
-//! The one error type of the HTTP layer.
+//! The one error type of the HTTP layer, and the one place where a service's
+//! error becomes an HTTP status.
 //!
-//! Each variant maps to a status and a stable `error` code. Internal failures
-//! are logged with their detail and answered with a generic message, so no
-//! database text, ciphertext or upstream body ever reaches a caller.
+//! Policy:
+//! - every error answer is JSON `{"error": "<stable code>", "message": "<for humans>"}`;
+//! - input problems are 400 with a specific code; auth is 401 (no or unknown
+//!   key) or 403 (known, not allowed); another org's resources are 404, exactly
+//!   like missing ones, so keys cannot probe for tenants;
+//! - a state that forbids the action is 409; Zoom refusing our input is 422;
+//!   Zoom not answering is 503 with `Retry-After`;
+//! - internal failures are logged with their detail and answered with a
+//!   generic message, so no database text, ciphertext or upstream body ever
+//!   reaches a caller.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::service::ServiceError;
 use crate::store::StoreError;
+use crate::tokens::TokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -38,6 +48,8 @@ pub enum ApiError {
     },
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     /// Detail for the log only; callers see a generic message.
     #[error("{0}")]
     Internal(String),
@@ -70,7 +82,50 @@ impl ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable")
             }
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Unauthenticated => Self::Unauthorized,
+            ServiceError::Invalid { code, message } => Self::BadRequest { code, message },
+            ServiceError::NotFound(message) => Self::NotFound(message),
+            ServiceError::Forbidden(message) => Self::Forbidden(message),
+            ServiceError::Conflict { code, message } => Self::Conflict { code, message },
+            ServiceError::Rejected { code, message } => Self::Unprocessable { code, message },
+            ServiceError::Unavailable {
+                detail,
+                retry_after_secs,
+            } => Self::UpstreamUnavailable {
+                detail,
+                retry_after_secs,
+            },
+            ServiceError::Token(err) => err.into(),
+            ServiceError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::NotConnected => Self::NotConnected,
+            TokenError::Reauth(reason) => Self::ReauthorizationRequired(reason),
+            TokenError::JwtCutoffPassed(at) => Self::JwtCutoffPassed(crate::domain::rfc3339(at)),
+            TokenError::Unavailable {
+                retry_after_secs,
+                detail,
+            } => Self::UpstreamUnavailable {
+                detail,
+                retry_after_secs,
+            },
+            TokenError::Internal(detail) => Self::Internal(detail),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The HTTP server: routes, layers, and the seam tests launch through.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -20,27 +19,13 @@ use crate::{api, flow, ops, telemetry};
 /// Request bodies are small JSON documents or forms; anything larger is refused.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Where the admin console's files live: `TOKENBROKER_PUBLIC_DIR`, else
-/// `./public`, else the source tree's `public/`.
-pub fn public_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("TOKENBROKER_PUBLIC_DIR") {
-        return dir.into();
-    }
-    let local = PathBuf::from("public");
-    if local.join("style.css").exists() {
-        local
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"))
-    }
-}
-
 pub fn router(app: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(api::routes())
         .merge(flow::routes())
         .merge(crate::webhooks::routes())
-        .merge(crate::admin::routes())
+        .merge(crate::admin::routes(&app.config.public_dir))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn_with_state(
             app.metrics.clone(),

@@ -10,34 +10,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::Sha256;
 
-use crate::app::{rfc3339, AppState};
-use crate::crypto::ct_eq;
+use crate::app::AppState;
+use crate::crypto::{ct_eq, hmac_hex};
 use crate::error::ApiError;
+use crate::service::connections::{self, Deauthorization, Deauthorized};
+use crate::zoom::webhook_signature;
 
 /// Zoom's own replay window.
 pub const MAX_SKEW_SECS: i64 = 300;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/webhooks/zoom", post(receive))
-}
-
-pub fn hmac_hex(secret: &str, message: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(message);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// The signature Zoom sends for `body` at `timestamp`.
-pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut message = format!("v0:{timestamp}:").into_bytes();
-    message.extend_from_slice(body);
-    format!("v0={}", hmac_hex(secret, &message))
 }
 
 #[derive(Deserialize)]
@@ -48,7 +34,7 @@ struct Event {
 }
 
 #[derive(Deserialize)]
-struct Deauthorization {
+struct DeauthorizationPayload {
     #[serde(default)]
     account_id: String,
     #[serde(default)]
@@ -96,7 +82,8 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
             }
             Json(json!({ "plainToken": plain, "encryptedToken": hmac_hex(secret, plain.as_bytes()) })).into_response()
         }
-        "app_deauthorized" => match serde_json::from_value::<Deauthorization>(event.payload) {
+        "app_deauthorized" => match serde_json::from_value::<DeauthorizationPayload>(event.payload)
+        {
             Ok(d) => deauthorized(&app, d).await,
             Err(e) => {
                 ApiError::bad_request("invalid_body", format!("bad app_deauthorized payload: {e}"))
@@ -123,7 +110,7 @@ fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64) -> Result<()
         return Err("timestamp is more than 5 minutes from now");
     }
     if !ct_eq(
-        signature(secret, timestamp.trim(), body).as_bytes(),
+        webhook_signature(secret, timestamp.trim(), body).as_bytes(),
         presented.trim().as_bytes(),
     ) {
         return Err("signature does not match");
@@ -131,44 +118,19 @@ fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64) -> Result<()
     Ok(())
 }
 
-async fn deauthorized(app: &AppState, d: Deauthorization) -> Response {
-    if app.config.zoom_client_id.as_deref() != Some(d.client_id.as_str()) {
-        tracing::info!("app_deauthorized for another client_id ignored");
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    if d.user_id.is_empty() && d.account_id.is_empty() {
-        return ApiError::bad_request(
-            "invalid_body",
-            "payload names neither user_id nor account_id",
-        )
-        .into_response();
-    }
-    // An account-level grant is revoked when its installer removes the app;
-    // another admin's removal surfaces as invalid_grant on the next refresh.
-    let when = d
-        .deauthorization_time
-        .unwrap_or_else(|| rfc3339(app.clock.now()));
-    let reason = format!("the app was removed in Zoom at {when}; the user must authorize again");
-    match app
-        .store
-        .deauthorize_connections(&d.user_id, &d.account_id, &reason, app.clock.now())
-        .await
-    {
-        Ok(changed) => {
-            for conn in &changed {
-                app.forget_tokens(&conn.org_id);
-                app.audit(
-                    Some(&conn.org_id),
-                    "zoom",
-                    "connection.deauthorized",
-                    "success",
-                    format!("connection {} ({}), tokens erased", conn.id, conn.email),
-                )
-                .await;
-            }
-            tracing::info!(count = changed.len(), "connections deauthorized");
+async fn deauthorized(app: &AppState, d: DeauthorizationPayload) -> Response {
+    let event = Deauthorization {
+        client_id: d.client_id,
+        user_id: d.user_id,
+        account_id: d.account_id,
+        deauthorization_time: d.deauthorization_time,
+    };
+    match connections::deauthorize(app, event).await {
+        Ok(Deauthorized::OtherApp) => {
+            tracing::info!("app_deauthorized for another client_id ignored");
             StatusCode::NO_CONTENT.into_response()
         }
+        Ok(Deauthorized::Revoked(_)) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => ApiError::from(err).into_response(),
     }
 }

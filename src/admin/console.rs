@@ -1,20 +1,20 @@
 //! The console's JSON API: one overview call, plus the actions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::api::audit::{audit_page, AuditPage, Page};
-use crate::api::connections::{disconnect_connection, ConnectionView};
-use crate::api::credentials::jwt_registration_open;
-use crate::api::{connect_sessions_issue, ApiJson};
-use crate::app::{rfc3339, AppState};
-use crate::domain::{AppType, Email};
+use crate::app::AppState;
+use crate::domain::{rfc3339, AppType, ReturnTo};
 use crate::error::{ApiError, ApiResult};
+use crate::service::connect::{self, NewConnectSession};
+use crate::service::report::{migration_status, MigrationStatus};
+use crate::service::{audit, connections, credentials};
+use crate::web::views::{AuditPageView, AuditQuery, ConnectionView};
+use crate::web::{invalid, ApiJson, ApiQuery};
 
 use super::session::Admin;
-use super::status::{migration_status, MigrationStatus};
 
 #[derive(Serialize)]
 pub struct Overview {
@@ -52,36 +52,33 @@ struct JwtView {
 }
 
 pub async fn overview(State(app): State<AppState>, admin: Admin) -> ApiResult<Json<Overview>> {
-    let org = &admin.org;
-    let connections = app
-        .store
-        .list_connections(&org.id)
+    let org = admin.org();
+    let connections = connections::list(&app, org)
         .await?
         .into_iter()
         .map(ConnectionView::from)
         .collect();
-    let s2s = app.store.s2s(&org.id).await?.map(|s| S2sView {
-        email: s.email,
-        account_id: s.account_id,
-        client_id: s.client_id,
-        updated_at: rfc3339(s.updated_at),
-    });
-    let jwt = app.store.jwt(&org.id).await?.map(|j| JwtView {
-        api_key_hint: format!("{}…", j.api_key.chars().take(4).collect::<String>()),
-        updated_at: rfc3339(j.updated_at),
-    });
+    let creds = credentials::summary(&app, org).await?;
     Ok(Json(Overview {
         org: OrgView {
             slug: org.slug.clone(),
             name: org.name.clone(),
         },
-        admin_email: admin.email.clone(),
-        csrf_token: admin.csrf_token.clone(),
+        admin_email: admin.0.email.to_string(),
+        csrf_token: admin.0.csrf_token.clone(),
         migration: migration_status(&app, org).await?,
         connections,
-        s2s,
-        jwt,
-        jwt_registration_open: jwt_registration_open(&app),
+        s2s: creds.s2s.map(|s| S2sView {
+            email: s.email,
+            account_id: s.account_id,
+            client_id: s.client_id,
+            updated_at: rfc3339(s.updated_at),
+        }),
+        jwt: creds.jwt.map(|(api_key_hint, updated_at)| JwtView {
+            api_key_hint,
+            updated_at: rfc3339(updated_at),
+        }),
+        jwt_registration_open: credentials::jwt_registration_open(&app),
         redirect_url: app.config.redirect_uri(),
     }))
 }
@@ -105,27 +102,17 @@ pub async fn authorize(
     ApiJson(body): ApiJson<AuthorizeBody>,
 ) -> ApiResult<Json<AuthorizeLink>> {
     admin.check_csrf(&headers)?;
-    let app_type: AppType = body
-        .app_type
-        .parse()
-        .map_err(|e: crate::domain::InvalidValue| {
-            ApiError::bad_request("invalid_app_type", e.to_string())
-        })?;
-    let email = Email::parse(&admin.email)
-        .map_err(|e| ApiError::internal(format!("stored admin email: {e}")))?;
-    let return_to = app.config.public_path("/admin/");
-    let (_, token) = connect_sessions_issue(
-        &app,
-        &admin.org.id,
-        &email,
+    let app_type: AppType = body.app_type.parse().map_err(invalid("invalid_app_type"))?;
+    let console = app.config.public_path("/admin/");
+    let return_to = ReturnTo::from_stored(&console)
+        .ok_or_else(|| ApiError::internal("TOKENBROKER_PUBLIC_URL does not make a console URL"))?;
+    let new = NewConnectSession {
+        email: admin.0.email.clone(),
         app_type,
-        Some(return_to),
-        &admin.actor(),
-    )
-    .await?;
-    Ok(Json(AuthorizeLink {
-        url: app.config.public_path(&format!("/connect/{token}")),
-    }))
+        return_to: Some(return_to),
+    };
+    let session = connect::create_session(&app, admin.org(), new, &admin.actor()).await?;
+    Ok(Json(AuthorizeLink { url: session.url }))
 }
 
 pub async fn disconnect(
@@ -135,12 +122,7 @@ pub async fn disconnect(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     admin.check_csrf(&headers)?;
-    let conn = app
-        .store
-        .connection(&admin.org.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("connection {id:?} not found")))?;
-    let warning = disconnect_connection(&app, &conn, &admin.actor()).await?;
+    let warning = connections::disconnect(&app, admin.org(), &id, &admin.actor()).await?;
     Ok((
         StatusCode::OK,
         Json(serde_json::json!({ "warning": warning })),
@@ -150,7 +132,11 @@ pub async fn disconnect(
 pub async fn audit(
     State(app): State<AppState>,
     admin: Admin,
-    Query(page): Query<Page>,
-) -> ApiResult<Json<AuditPage>> {
-    Ok(Json(audit_page(&app, &admin.org.id, page).await?))
+    ApiQuery(page): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPageView>> {
+    Ok(Json(
+        audit::page(&app, admin.org(), page.before, page.limit)
+            .await?
+            .into(),
+    ))
 }

@@ -3,10 +3,11 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
-use crate::api::credentials::{remove_jwt, remove_s2s, set_jwt, set_s2s, JwtBody, S2sBody};
-use crate::api::ApiJson;
 use crate::app::AppState;
 use crate::error::ApiResult;
+use crate::service::credentials;
+use crate::web::bodies::{JwtBody, S2sBody};
+use crate::web::ApiJson;
 
 use super::session::Admin;
 
@@ -17,7 +18,7 @@ pub async fn put_jwt(
     ApiJson(body): ApiJson<JwtBody>,
 ) -> ApiResult<StatusCode> {
     admin.check_csrf(&headers)?;
-    set_jwt(&app, &admin.org, &admin.actor(), body).await?;
+    credentials::set_jwt(&app, admin.org(), &admin.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -27,7 +28,7 @@ pub async fn delete_jwt(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     admin.check_csrf(&headers)?;
-    remove_jwt(&app, &admin.org, &admin.actor()).await?;
+    credentials::remove_jwt(&app, admin.org(), &admin.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -38,7 +39,7 @@ pub async fn put_s2s(
     ApiJson(body): ApiJson<S2sBody>,
 ) -> ApiResult<StatusCode> {
     admin.check_csrf(&headers)?;
-    set_s2s(&app, &admin.org, &admin.actor(), body).await?;
+    credentials::set_s2s(&app, admin.org(), &admin.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -48,6 +49,6 @@ pub async fn delete_s2s(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     admin.check_csrf(&headers)?;
-    remove_s2s(&app, &admin.org, &admin.actor()).await?;
+    credentials::remove_s2s(&app, admin.org(), &admin.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

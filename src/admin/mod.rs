@@ -3,8 +3,7 @@
 
 mod console;
 mod credentials;
-pub mod session;
-pub mod status;
+mod session;
 
 use axum::http::{header, HeaderValue};
 use axum::routing::{delete, get, post, put};
@@ -18,7 +17,7 @@ use crate::app::AppState;
 /// Our own scripts and styles only; no inline code, no third parties.
 pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(public_dir: &std::path::Path) -> Router<AppState> {
     let files = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -28,7 +27,7 @@ pub fn routes() -> Router<AppState> {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .service(ServeDir::new(crate::server::public_dir()));
+        .service(ServeDir::new(public_dir));
     Router::new()
         .route("/admin/login/{token}", get(session::login))
         .route("/admin/logout", post(session::logout))

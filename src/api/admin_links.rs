@@ -5,12 +5,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::session::issue_link;
-use crate::app::{rfc3339, AppState};
-use crate::domain::Email;
-use crate::error::{ApiError, ApiResult};
+use crate::app::AppState;
+use crate::domain::{rfc3339, Email};
+use crate::error::ApiResult;
+use crate::service::admin;
+use crate::web::{invalid, ApiJson};
 
-use super::{ApiJson, Caller};
+use super::Caller;
 
 #[derive(Deserialize)]
 pub struct NewLink {
@@ -30,14 +31,13 @@ pub async fn create(
     ApiJson(body): ApiJson<NewLink>,
 ) -> ApiResult<(StatusCode, Json<Link>)> {
     let org = caller.org(&app, &org).await?;
-    let email = Email::parse(&body.email)
-        .map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
-    let (url, expires_at) = issue_link(&app, &org, &email, &caller.actor()).await?;
+    let email = Email::parse(&body.email).map_err(invalid("invalid_email"))?;
+    let link = admin::issue_link(&app, &org, &email, &caller.actor()).await?;
     Ok((
         StatusCode::CREATED,
         Json(Link {
-            url,
-            expires_at: rfc3339(expires_at),
+            url: link.url,
+            expires_at: rfc3339(link.expires_at),
         }),
     ))
 }

@@ -2,25 +2,21 @@
 //! `Authorization: Bearer <api key>`; every error is `{error, message}`.
 
 mod admin_links;
-pub mod audit;
-pub mod auth;
+mod audit;
+mod auth;
 mod connect_sessions;
-pub mod connections;
-pub mod credentials;
+mod connections;
+mod credentials;
 mod migration_report;
 mod openapi;
 mod tokens;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::FromRequest;
 use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::app::AppState;
-use crate::error::ApiError;
 
-pub use auth::{new_api_key, Caller};
-pub use connect_sessions::issue as connect_sessions_issue;
+pub use auth::Caller;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -46,37 +42,4 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/orgs/{org}/audit", get(audit::list))
         .route("/api/v1/orgs/{org}/admin-links", post(admin_links::create))
         .route("/api/v1/migration-report", get(migration_report::report))
-}
-
-/// JSON body extractor whose failures are API errors, not plain text.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::bad_request("invalid_body", rejection.body_text())
-        }
-    }
-}
-
-/// Checks a required text field: present after trimming, and not absurdly long.
-pub(crate) fn required(field: &'static str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{field} is required"),
-        ));
-    }
-    if value.len() > max {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{field} is longer than {max} characters"),
-        ));
-    }
-    Ok(value.to_string())
 }

@@ -1,6 +1,5 @@
 //! `GET /oauth/callback`: Zoom's redirect target. Checks the browser
-//! binding, exchanges the code once, and keeps the grant only when the Zoom
-//! account is the one the CRM expects.
+//! binding before anything else, then lets `service::authorization` decide.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -10,16 +9,16 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::crypto::{ct_eq, sha256_hex, Aad};
-use crate::domain::Email;
-use crate::store::{Consumed, PendingAuthorization};
-use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
+use crate::crypto::{ct_eq, sha256_hex};
+use crate::domain::ReturnTo;
+use crate::service::authorization::{self, ZoomAnswer};
+use crate::service::Claim;
+use crate::web::pages::{page, start_again, Tone};
 
 use super::binding_cookie_name;
-use super::pages::{page, start_again, Tone};
 
 mod outcome;
-use outcome::{finish_with, store_connection, Outcome};
+use outcome::finish_with;
 
 #[derive(Deserialize)]
 pub struct CallbackParams {
@@ -37,8 +36,7 @@ pub async fn finish(
     let Some(state) = params.state.as_deref().filter(|s| !s.is_empty()) else {
         return marketplace_install();
     };
-    let state_hash = sha256_hex(state.as_bytes());
-    let cookie_name = binding_cookie_name(&state_hash);
+    let cookie_name = binding_cookie_name(&sha256_hex(state.as_bytes()));
     let bound = jar
         .get(&cookie_name)
         .is_some_and(|c| ct_eq(c.value().as_bytes(), state.as_bytes()));
@@ -51,145 +49,39 @@ pub async fn finish(
         );
     }
     let jar = jar.remove(Cookie::build(cookie_name).path("/oauth/callback"));
-    let pending = match app
-        .store
-        .take_pending_authorization(&state_hash, app.clock.now())
-        .await
-    {
-        Ok(Consumed::Claimed(p)) => p,
-        Ok(Consumed::AlreadyUsed(_)) => {
-            return (
-                jar,
-                start_again(
-                    StatusCode::BAD_REQUEST,
-                    "This authorization was already completed",
-                    "Zoom's answer can be used only once.",
-                ),
-            )
-                .into_response()
+    let refused = |title: &str, why: &str| start_again(StatusCode::BAD_REQUEST, title, why);
+    let pending = match authorization::take_pending(&app, state).await {
+        Ok(Claim::Claimed(p)) => p,
+        Ok(Claim::AlreadyUsed) => {
+            let page = refused(
+                "This authorization was already completed",
+                "Zoom's answer can be used only once.",
+            );
+            return (jar, page).into_response();
         }
-        Ok(Consumed::Expired(_)) => {
-            return (
-                jar,
-                start_again(
-                    StatusCode::BAD_REQUEST,
-                    "This authorization has expired",
-                    "Authorizations must be completed within 10 minutes.",
-                ),
-            )
-                .into_response()
+        Ok(Claim::Expired) => {
+            let page = refused(
+                "This authorization has expired",
+                "Authorizations must be completed within 10 minutes.",
+            );
+            return (jar, page).into_response();
         }
-        Ok(Consumed::Unknown) => {
-            return (
-                jar,
-                start_again(
-                    StatusCode::BAD_REQUEST,
-                    "We could not verify this authorization",
-                    "We do not recognise this authorization.",
-                ),
-            )
-                .into_response()
+        Ok(Claim::Unknown) => {
+            let page = refused(
+                "We could not verify this authorization",
+                "We do not recognise this authorization.",
+            );
+            return (jar, page).into_response();
         }
         Err(err) => return (jar, internal_error(&err)).into_response(),
     };
-    let outcome = complete(&app, &pending, &params).await;
+    let answer = ZoomAnswer {
+        code: params.code.as_deref(),
+        error: params.error.as_deref(),
+        error_description: params.error_description.as_deref(),
+    };
+    let outcome = authorization::complete(&app, &pending, answer).await;
     (jar, finish_with(&app, &pending, outcome).await).into_response()
-}
-
-async fn complete(
-    app: &AppState,
-    pending: &PendingAuthorization,
-    params: &CallbackParams,
-) -> Outcome {
-    if let Some(error) = params.error.as_deref() {
-        return if error == "access_denied" {
-            Outcome::Cancelled
-        } else {
-            Outcome::ZoomError(
-                params
-                    .error_description
-                    .clone()
-                    .unwrap_or_else(|| error.to_string()),
-            )
-        };
-    }
-    let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Outcome::ZoomError("Zoom did not send an authorization code".into());
-    };
-    let (Some(client_id), Some(client_secret)) =
-        (&app.config.zoom_client_id, &app.config.zoom_client_secret)
-    else {
-        return Outcome::Internal(
-            "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET are not configured".into(),
-        );
-    };
-    let auth = ClientAuth {
-        client_id,
-        client_secret,
-    };
-    let verifier = match app.keyring.open_string(
-        Aad::new("pending_authorizations", &pending.id, "pkce_verifier"),
-        &pending.pkce_verifier,
-    ) {
-        Ok(v) => v,
-        Err(err) => return Outcome::Internal(format!("PKCE verifier could not be opened: {err}")),
-    };
-    let tokens = match app
-        .zoom
-        .exchange_code(&auth, code, &app.config.redirect_uri(), &verifier)
-        .await
-    {
-        Ok(tokens) => tokens,
-        Err(err @ UpstreamError::Rejected { .. }) => return Outcome::ZoomError(err.reason()),
-        Err(err) => return Outcome::ZoomUnavailable(err.to_string()),
-    };
-    let user = match app.zoom.users_me(&tokens.access_token).await {
-        Ok(user) => user,
-        Err(err) => {
-            revoke(app, &auth, &tokens).await;
-            return Outcome::ZoomUnavailable(format!("reading the Zoom user failed: {err}"));
-        }
-    };
-    let expected = Email::parse(&pending.email).ok();
-    let actual = Email::parse(&user.email).ok();
-    match (expected, actual) {
-        (Some(expected), Some(actual)) if expected == actual => {}
-        (expected, actual) => {
-            revoke(app, &auth, &tokens).await;
-            return Outcome::EmailMismatch {
-                crm: expected
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| pending.email.clone()),
-                zoom_masked: actual
-                    .map(|e| e.masked())
-                    .unwrap_or_else(|| "an account without a valid email".into()),
-            };
-        }
-    }
-    if pending.app_type == "account" && !user.is_account_admin() {
-        revoke(app, &auth, &tokens).await;
-        return Outcome::NotAdmin {
-            role: user.role_name.clone().unwrap_or_else(|| "Member".into()),
-        };
-    }
-    match store_connection(app, pending, &user, &tokens).await {
-        Ok((id, created)) => Outcome::Connected { id, created },
-        Err(err) => {
-            revoke(app, &auth, &tokens).await;
-            Outcome::Internal(err)
-        }
-    }
-}
-
-/// Best effort: a grant we refuse must not stay alive at Zoom.
-async fn revoke(app: &AppState, auth: &ClientAuth<'_>, tokens: &TokenSet) {
-    let token = tokens
-        .refresh_token
-        .as_deref()
-        .unwrap_or(&tokens.access_token);
-    if let Err(err) = app.zoom.revoke(auth, token).await {
-        tracing::warn!(%err, "could not revoke a refused grant at Zoom");
-    }
 }
 
 fn marketplace_install() -> Response {
@@ -218,12 +110,11 @@ pub(super) fn internal_error(err: &dyn std::fmt::Display) -> Response {
     )
 }
 
+/// Sends the browser back to the CRM with `status` (and more) in the query,
+/// replacing any earlier value of the same names.
 pub(super) fn redirect_with(return_to: &str, pairs: &[(&str, &str)]) -> Response {
-    match url::Url::parse(return_to) {
-        Ok(mut url) => {
-            url.query_pairs_mut().extend_pairs(pairs);
-            Redirect::to(url.as_str()).into_response()
-        }
-        Err(_) => internal_error(&"stored return_to is not a URL"),
+    match ReturnTo::from_stored(return_to) {
+        Some(url) => Redirect::to(url.with_params(pairs).as_str()).into_response(),
+        None => internal_error(&"stored return_to is not a URL"),
     }
 }

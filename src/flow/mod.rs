@@ -5,7 +5,6 @@
 
 mod callback;
 mod connect;
-pub mod pages;
 
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
@@ -13,9 +12,6 @@ use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::AppState;
-
-/// How long the browser has between the connect link and Zoom's callback.
-pub const PENDING_TTL_SECS: i64 = 600;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

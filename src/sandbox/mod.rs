@@ -91,8 +91,8 @@ impl Sandbox {
                 "payload": {
                     "account_id": account_id,
                     "user_id": user_id,
-                    "signature": crate::webhooks::hmac_hex(&secret, user_id.as_bytes()),
-                    "deauthorization_time": crate::app::rfc3339(now),
+                    "signature": crate::crypto::hmac_hex(&secret, user_id.as_bytes()),
+                    "deauthorization_time": crate::domain::rfc3339(now),
                     "client_id": client_id,
                 },
             }))
@@ -104,7 +104,7 @@ impl Sandbox {
                 .header("x-zm-request-timestamp", &timestamp)
                 .header(
                     "x-zm-signature",
-                    crate::webhooks::signature(&secret, &timestamp, &body),
+                    crate::zoom::webhook_signature(&secret, &timestamp, &body),
                 )
                 .body(body)
                 .send()

@@ -101,6 +101,26 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as("SELECT * FROM api_keys WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
 
+            async fn list_api_keys(&self, org_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM api_keys WHERE ($1 IS NULL OR org_id = $1) ORDER BY created_at, id",
+                )
+                .bind(org_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn insert_connect_session(&self, s: &ConnectSession) -> StoreResult<()> {
                 sqlx::query("INSERT INTO connect_sessions (id, org_id, token_hash, email, app_type, return_to, created_by, expires_at, consumed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)")
                     .bind(&s.id).bind(&s.org_id).bind(&s.token_hash).bind(&s.email).bind(&s.app_type)
@@ -147,7 +167,7 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as("SELECT * FROM connections WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
 
-            async fn connection_by_subject(&self, org_id: &str, app_type: &str, subject: &str) -> StoreResult<Option<Connection>> {
+            async fn connection_by_subject(&self, org_id: &str, app_type: crate::domain::AppType, subject: &str) -> StoreResult<Option<Connection>> {
                 Ok(sqlx::query_as("SELECT * FROM connections WHERE org_id = $1 AND app_type = $2 AND subject = $3")
                     .bind(org_id).bind(app_type).bind(subject).fetch_optional(&self.pool).await?)
             }

@@ -34,40 +34,10 @@ pub enum TokenSlot {
     S2s,
 }
 
-/// A sealed column that `rotate-keys` walks. The table and column names are
-/// fixed here, never taken from input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SealedColumn {
-    pub table: &'static str,
-    pub column: &'static str,
-}
+pub use crate::crypto::SealedColumn;
 
-pub const SEALED_COLUMNS: &[SealedColumn] = &[
-    SealedColumn {
-        table: "connections",
-        column: "access_token",
-    },
-    SealedColumn {
-        table: "connections",
-        column: "refresh_token",
-    },
-    SealedColumn {
-        table: "s2s_credentials",
-        column: "client_secret",
-    },
-    SealedColumn {
-        table: "s2s_credentials",
-        column: "access_token",
-    },
-    SealedColumn {
-        table: "jwt_credentials",
-        column: "api_secret",
-    },
-    SealedColumn {
-        table: "pending_authorizations",
-        column: "pkce_verifier",
-    },
-];
+/// Every sealed column, for `rotate-keys`.
+pub const SEALED_COLUMNS: &[SealedColumn] = SealedColumn::ALL;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -81,6 +51,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
     async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+    /// Every key (`org_id` `None`), or the keys limited to one org, oldest first.
+    async fn list_api_keys(&self, org_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Marks a key revoked; false when it already was (or does not exist).
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool>;
 
     async fn insert_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
     /// Marks the session consumed if it is live and unused, in one statement.
@@ -102,7 +76,7 @@ pub trait Store: Send + Sync + 'static {
     async fn connection_by_subject(
         &self,
         org_id: &str,
-        app_type: &str,
+        app_type: crate::domain::AppType,
         subject: &str,
     ) -> StoreResult<Option<Connection>>;
     /// Inserts, or replaces tokens in place when the same subject re-authorizes.

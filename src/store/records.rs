@@ -2,6 +2,8 @@
 
 use sqlx::FromRow;
 
+use crate::domain::{AppType, AuditAction, AuditOutcome, ConnectionStatus};
+
 #[derive(Debug, Clone, FromRow)]
 pub struct Org {
     pub id: String,
@@ -19,6 +21,8 @@ pub struct ApiKey {
     pub secret_hash: String,
     pub label: Option<String>,
     pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -27,7 +31,7 @@ pub struct ConnectSession {
     pub org_id: String,
     pub token_hash: String,
     pub email: String,
-    pub app_type: String,
+    pub app_type: AppType,
     pub return_to: Option<String>,
     pub created_by: String,
     pub expires_at: i64,
@@ -44,7 +48,7 @@ pub struct PendingAuthorization {
     /// Sealed.
     pub pkce_verifier: String,
     pub email: String,
-    pub app_type: String,
+    pub app_type: AppType,
     pub return_to: Option<String>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
@@ -64,13 +68,13 @@ pub enum Consumed<T> {
 pub struct Connection {
     pub id: String,
     pub org_id: String,
-    pub app_type: String,
+    pub app_type: AppType,
     pub subject: String,
     pub zoom_user_id: String,
     pub zoom_account_id: String,
     pub email: String,
     pub role_name: Option<String>,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub status_reason: Option<String>,
     pub scopes: String,
     /// Sealed.
@@ -134,8 +138,8 @@ pub struct JwtCredentials {
 pub struct NewAuditEvent {
     pub org_id: Option<String>,
     pub actor: String,
-    pub action: String,
-    pub outcome: String,
+    pub action: AuditAction,
+    pub outcome: AuditOutcome,
     pub detail: String,
     pub created_at: i64,
 }
@@ -145,8 +149,8 @@ pub struct AuditEvent {
     pub id: i64,
     pub org_id: Option<String>,
     pub actor: String,
-    pub action: String,
-    pub outcome: String,
+    pub action: AuditAction,
+    pub outcome: AuditOutcome,
     pub detail: String,
     pub created_at: i64,
 }

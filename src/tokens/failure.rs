@@ -1,6 +1,7 @@
 //! What a failed refresh means: a dead grant, a concurrent rotation, or an outage.
 
-use crate::app::{rfc3339, AppState};
+use crate::app::AppState;
+use crate::domain::{rfc3339, Actor, AuditAction, AuditOutcome};
 use crate::zoom::UpstreamError;
 
 use super::refresh::{open, reload, Snapshot};
@@ -33,9 +34,9 @@ pub(super) async fn rejected(
             app.metrics.refresh("oauth", "invalid_grant");
             app.audit(
                 Some(&conn.org_id),
-                "zoom",
-                "connection.needs_reauth",
-                "failure",
+                &Actor::Zoom,
+                AuditAction::ConnectionNeedsReauth,
+                AuditOutcome::Failure,
                 format!("connection {} ({}): {}", conn.id, conn.email, err.reason()),
             )
             .await;

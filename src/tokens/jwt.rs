@@ -4,7 +4,7 @@
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use crate::error::ApiError;
+use super::TokenError;
 
 #[derive(Serialize)]
 struct Claims<'a> {
@@ -18,9 +18,9 @@ pub fn legacy_jwt(
     api_secret: &str,
     now: i64,
     cutoff: i64,
-) -> Result<(String, i64), ApiError> {
+) -> Result<(String, i64), TokenError> {
     if now >= cutoff {
-        return Err(ApiError::JwtCutoffPassed(crate::app::rfc3339(cutoff)));
+        return Err(TokenError::JwtCutoffPassed(cutoff));
     }
     let exp = (now + 3600).min(cutoff);
     let token = encode(
@@ -28,7 +28,7 @@ pub fn legacy_jwt(
         &Claims { iss: api_key, exp },
         &EncodingKey::from_secret(api_secret.as_bytes()),
     )
-    .map_err(ApiError::internal)?;
+    .map_err(|e| TokenError::Internal(e.to_string()))?;
     Ok((token, exp))
 }
 
@@ -63,6 +63,6 @@ mod tests {
     #[test]
     fn refuses_after_cutoff() {
         let err = legacy_jwt("key", "secret", 100, 100).unwrap_err();
-        assert!(matches!(err, ApiError::JwtCutoffPassed(_)));
+        assert!(matches!(err, TokenError::JwtCutoffPassed(_)));
     }
 }

@@ -22,8 +22,6 @@ pub use refresh::{connection_token, Refresher};
 pub use resolve::{resolve, ResolvedToken};
 pub use s2s::{fetch_s2s_token, s2s_token};
 
-use crate::error::ApiError;
-
 /// An access token ready to hand out. `Debug` hides the token.
 #[derive(Clone)]
 pub struct LiveToken {
@@ -45,32 +43,22 @@ impl fmt::Debug for LiveToken {
 
 /// Why no token could be produced. Cloneable so one refresh result can be
 /// shared with every waiting caller.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
+    #[error("no Zoom connection, Server-to-Server credentials or JWT key for this user")]
     NotConnected,
+    #[error("{0}")]
     Reauth(String),
+    /// The legacy JWT key stopped working at this instant (unix seconds).
+    #[error("the legacy JWT key stopped working at {}; authorize the Zoom OAuth app instead", crate::domain::rfc3339(*.0))]
+    JwtCutoffPassed(i64),
+    #[error("Zoom is unavailable: {detail}")]
     Unavailable {
         retry_after_secs: u64,
         detail: String,
     },
+    #[error("{0}")]
     Internal(String),
-}
-
-impl From<TokenError> for ApiError {
-    fn from(err: TokenError) -> Self {
-        match err {
-            TokenError::NotConnected => ApiError::NotConnected,
-            TokenError::Reauth(reason) => ApiError::ReauthorizationRequired(reason),
-            TokenError::Unavailable {
-                retry_after_secs,
-                detail,
-            } => ApiError::UpstreamUnavailable {
-                detail,
-                retry_after_secs,
-            },
-            TokenError::Internal(detail) => ApiError::internal(detail),
-        }
-    }
 }
 
 impl From<crate::store::StoreError> for TokenError {

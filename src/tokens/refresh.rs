@@ -5,7 +5,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::app::AppState;
-use crate::crypto::Aad;
+use crate::crypto::{Aad, SealedColumn};
+use crate::domain::{Actor, AuditAction, AuditOutcome};
 use crate::store::{Connection, RefreshedTokens};
 use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
 
@@ -142,11 +143,14 @@ async fn refresh_guarded(
 }
 
 async fn call_upstream(app: &AppState, snap: &Snapshot) -> Result<TokenSet, UpstreamError> {
-    let opened = |column: &str, sealed: &str| {
+    let opened = |column: SealedColumn, sealed: &str| {
         app.keyring
-            .open_string(Aad::new(snap.table(), snap.id(), column), sealed)
+            .open_string(Aad::new(column, snap.id()), sealed)
             .map_err(|e| {
-                UpstreamError::Protocol(format!("stored {column} could not be opened: {e}"))
+                UpstreamError::Protocol(format!(
+                    "stored {} could not be opened: {e}",
+                    column.column
+                ))
             })
     };
     match snap {
@@ -162,7 +166,7 @@ async fn call_upstream(app: &AppState, snap: &Snapshot) -> Result<TokenSet, Upst
                 .refresh_token
                 .as_deref()
                 .ok_or_else(|| UpstreamError::Protocol("no refresh token stored".into()))?;
-            let refresh_token = opened("refresh_token", sealed)?;
+            let refresh_token = opened(SealedColumn::CONNECTION_REFRESH_TOKEN, sealed)?;
             app.zoom
                 .refresh(
                     &ClientAuth {
@@ -174,7 +178,7 @@ async fn call_upstream(app: &AppState, snap: &Snapshot) -> Result<TokenSet, Upst
                 .await
         }
         Snapshot::S2s(s) => {
-            let secret = opened("client_secret", &s.client_secret)?;
+            let secret = opened(SealedColumn::S2S_CLIENT_SECRET, &s.client_secret)?;
             app.zoom
                 .account_credentials(
                     &ClientAuth {
@@ -194,18 +198,17 @@ async fn refresh_once(app: &AppState, snap: Snapshot) -> Result<LiveToken, Token
         Ok(tokens) => {
             let now = app.clock.now();
             let expires_at = now + tokens.lifetime_secs();
-            let seal = |column: &str, value: &str| {
-                app.keyring
-                    .seal_str(Aad::new(snap.table(), snap.id(), column), value)
+            let seal = |column: SealedColumn, value: &str| {
+                app.keyring.seal_str(Aad::new(column, snap.id()), value)
             };
             let update = RefreshedTokens {
                 id: snap.id().to_string(),
                 expected_version: snap.version(),
-                access_token: seal("access_token", &tokens.access_token),
+                access_token: seal(snap.access_column(), &tokens.access_token),
                 refresh_token: tokens
                     .refresh_token
                     .as_deref()
-                    .map(|rt| seal("refresh_token", rt)),
+                    .map(|rt| seal(SealedColumn::CONNECTION_REFRESH_TOKEN, rt)),
                 access_expires_at: expires_at,
                 scopes: tokens.scope.clone(),
                 now,
@@ -242,9 +245,9 @@ async fn refresh_once(app: &AppState, snap: Snapshot) -> Result<LiveToken, Token
                 let detail = format!("{} {}: {err}", snap.table(), snap.id());
                 app.audit(
                     Some(snap.org_id()),
-                    "zoom",
-                    "connection.refresh_failed",
-                    "failure",
+                    &Actor::Zoom,
+                    AuditAction::ConnectionRefreshFailed,
+                    AuditOutcome::Failure,
                     detail,
                 )
                 .await;

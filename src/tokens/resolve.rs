@@ -3,10 +3,9 @@
 
 use serde::Serialize;
 
-use crate::app::{rfc3339, AppState};
-use crate::crypto::Aad;
-use crate::domain::{AuthType, Email};
-use crate::error::ApiError;
+use crate::app::AppState;
+use crate::crypto::{Aad, SealedColumn};
+use crate::domain::{rfc3339, AuthType, Email};
 use crate::store::Org;
 
 use super::{connection_token, legacy_jwt, s2s_token, LiveToken, TokenError};
@@ -16,6 +15,10 @@ pub struct ResolvedToken {
     /// `expires_at` as unix seconds, for caching.
     #[serde(skip)]
     pub expires_unix: i64,
+    /// False when a warning says something is degraded (an outage, a source
+    /// needing re-authorization): such an answer must not outlive the moment.
+    #[serde(skip)]
+    pub cacheable: bool,
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_at: String,
@@ -39,10 +42,14 @@ fn answer(
     auth_type: AuthType,
     connection_id: Option<String>,
     mut warnings: Vec<String>,
+    notice: Option<String>,
 ) -> ResolvedToken {
     warnings.extend(token.warnings);
+    let cacheable = warnings.is_empty();
+    warnings.extend(notice);
     ResolvedToken {
         expires_unix: token.expires_at,
+        cacheable,
         access_token: token.access_token,
         token_type: "Bearer",
         expires_at: rfc3339(token.expires_at),
@@ -64,7 +71,11 @@ enum AuthSource {
     Account,
 }
 
-pub async fn resolve(app: &AppState, org: &Org, email: &Email) -> Result<ResolvedToken, ApiError> {
+pub async fn resolve(
+    app: &AppState,
+    org: &Org,
+    email: &Email,
+) -> Result<ResolvedToken, TokenError> {
     // A source that exists but needs re-authorization does not stop the
     // search; it is reported only if nothing else applies.
     let mut blocked: Option<String> = None;
@@ -82,7 +93,7 @@ pub async fn resolve(app: &AppState, org: &Org, email: &Email) -> Result<Resolve
         let Some(conn) = found else { continue };
         let id = conn.id.clone();
         match connection_token(app, conn).await {
-            Ok(token) => return Ok(answer(token, AuthType::Oauth, Some(id), warnings)),
+            Ok(token) => return Ok(answer(token, AuthType::Oauth, Some(id), warnings, None)),
             Err(TokenError::Reauth(reason)) => {
                 warnings.push(format!(
                     "Zoom connection {id} needs re-authorization: {reason}"
@@ -90,18 +101,18 @@ pub async fn resolve(app: &AppState, org: &Org, email: &Email) -> Result<Resolve
                 blocked.get_or_insert(reason);
             }
             Err(TokenError::NotConnected) => {}
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(other),
         }
     }
 
     match s2s_token(app, &org.id).await {
-        Ok(Some(token)) => return Ok(answer(token, AuthType::S2s, None, warnings)),
+        Ok(Some(token)) => return Ok(answer(token, AuthType::S2s, None, warnings, None)),
         Ok(None) => {}
         Err(TokenError::Reauth(reason)) => {
             warnings.push(reason.clone());
             blocked.get_or_insert(reason);
         }
-        Err(other) => return Err(other.into()),
+        Err(other) => return Err(other),
     }
 
     if let Some(creds) = app.store.jwt(&org.id).await? {
@@ -109,30 +120,30 @@ pub async fn resolve(app: &AppState, org: &Org, email: &Email) -> Result<Resolve
         let now = app.clock.now();
         if now < cutoff {
             let secret = app.keyring.open_string(
-                Aad::new("jwt_credentials", &creds.id, "api_secret"),
+                Aad::new(SealedColumn::JWT_API_SECRET, &creds.id),
                 &creds.api_secret,
             )?;
             let (jwt, exp) = legacy_jwt(&creds.api_key, &secret, now, cutoff)?;
             let days = (cutoff - now) / 86_400;
-            warnings.push(format!(
+            let notice = format!(
                 "legacy JWT authentication stops working at {} ({days} days left); authorize the Zoom OAuth app before then",
                 rfc3339(cutoff)
-            ));
+            );
             let token = LiveToken {
                 access_token: jwt,
                 expires_at: exp,
                 scopes: String::new(),
                 warnings: Vec::new(),
             };
-            return Ok(answer(token, AuthType::Jwt, None, warnings));
+            return Ok(answer(token, AuthType::Jwt, None, warnings, Some(notice)));
         }
         if blocked.is_none() {
-            return Err(ApiError::JwtCutoffPassed(rfc3339(cutoff)));
+            return Err(TokenError::JwtCutoffPassed(cutoff));
         }
     }
 
     Err(match blocked {
-        Some(reason) => ApiError::ReauthorizationRequired(reason),
-        None => ApiError::NotConnected,
+        Some(reason) => TokenError::Reauth(reason),
+        None => TokenError::NotConnected,
     })
 }

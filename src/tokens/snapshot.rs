@@ -1,7 +1,8 @@
 //! Rows that hold a refreshable token: OAuth connections and S2S credentials.
 
 use crate::app::AppState;
-use crate::crypto::Aad;
+use crate::crypto::{Aad, SealedColumn};
+use crate::domain::ConnectionStatus;
 use crate::store::{Connection, S2sCredentials, TokenSlot};
 
 use super::{LiveToken, TokenError};
@@ -24,6 +25,12 @@ impl Snapshot {
         match self {
             Self::Connection(_) => "connections",
             Self::S2s(_) => "s2s_credentials",
+        }
+    }
+    pub(super) fn access_column(&self) -> SealedColumn {
+        match self {
+            Self::Connection(_) => SealedColumn::CONNECTION_ACCESS_TOKEN,
+            Self::S2s(_) => SealedColumn::S2S_ACCESS_TOKEN,
         }
     }
     pub(super) fn kind(&self) -> &'static str {
@@ -74,7 +81,7 @@ impl Snapshot {
     /// `Err` with the reason when the row can no longer produce tokens.
     pub(super) fn usable(&self) -> Result<(), TokenError> {
         match self {
-            Self::Connection(c) if c.status != "active" => Err(TokenError::Reauth(
+            Self::Connection(c) if c.status != ConnectionStatus::Active => Err(TokenError::Reauth(
                 c.status_reason.clone().unwrap_or_else(|| {
                     format!(
                         "the Zoom connection for {} is {}; the user must authorize again",
@@ -115,7 +122,7 @@ pub(super) fn open(
     let sealed = snap.sealed_access().ok_or(TokenError::NotConnected)?;
     let access_token = app
         .keyring
-        .open_string(Aad::new(snap.table(), snap.id(), "access_token"), sealed)?;
+        .open_string(Aad::new(snap.access_column(), snap.id()), sealed)?;
     Ok(LiveToken {
         access_token,
         expires_at: snap.expires_at().unwrap_or_default(),

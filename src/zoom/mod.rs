@@ -250,3 +250,10 @@ fn describe(e: &reqwest::Error) -> String {
         kind.to_string()
     }
 }
+
+/// The signature Zoom sends with a webhook: `v0=hex(HMAC-SHA256(secret, "v0:{timestamp}:{body}"))`.
+pub fn webhook_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut message = format!("v0:{timestamp}:").into_bytes();
+    message.extend_from_slice(body);
+    format!("v0={}", crate::crypto::hmac_hex(secret, &message))
+}

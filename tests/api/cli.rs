@@ -2,7 +2,7 @@
 
 use std::process::Output;
 
-use tokenbroker::crypto::{Aad, Keyring};
+use tokenbroker::crypto::{Aad, Keyring, SealedColumn};
 use tokenbroker::store::{self, JwtCredentials, SEALED_COLUMNS};
 
 use crate::helpers::{create_org, fresh_database};
@@ -106,7 +106,7 @@ async fn rotate_keys_reseals_everything_and_is_safe_to_repeat() {
             let org = create_org(&store, slug).await;
             let id = uuid::Uuid::new_v4().to_string();
             let sealed = old_ring.seal_str(
-                Aad::new("jwt_credentials", &id, "api_secret"),
+                Aad::new(SealedColumn::JWT_API_SECRET, &id),
                 &format!("secret-{slug}"),
             );
             store
@@ -149,10 +149,7 @@ async fn rotate_keys_reseals_everything_and_is_safe_to_repeat() {
     {
         for cell in store.sealed_cells(*column, "", 100).await.unwrap() {
             assert!(new_ring
-                .open(
-                    Aad::new(column.table, &cell.id, column.column),
-                    &cell.sealed
-                )
+                .open(Aad::new(*column, &cell.id), &cell.sealed)
                 .is_ok());
         }
     }

@@ -112,14 +112,20 @@ async fn tokens_are_sealed_at_rest_and_bound_to_their_row() {
     let sealed = row.access_token.unwrap();
     assert!(sealed.starts_with("tbx1.k1."), "{sealed}");
     assert!(!sealed.contains("sbx_at_"));
-    let aad = tokenbroker::crypto::Aad::new("connections", &id, "access_token");
+    let aad = tokenbroker::crypto::Aad::new(
+        tokenbroker::crypto::SealedColumn::CONNECTION_ACCESS_TOKEN,
+        &id,
+    );
     assert!(app
         .app
         .keyring
         .open_string(aad, &sealed)
         .unwrap()
         .starts_with("sbx_at_"));
-    let elsewhere = tokenbroker::crypto::Aad::new("connections", "another-row", "access_token");
+    let elsewhere = tokenbroker::crypto::Aad::new(
+        tokenbroker::crypto::SealedColumn::CONNECTION_ACCESS_TOKEN,
+        "another-row",
+    );
     assert!(app.app.keyring.open(elsewhere, &sealed).is_err());
 }
 
@@ -188,7 +194,7 @@ async fn reauthorizing_replaces_tokens_in_place() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(after.status, "active");
+    assert_eq!(after.status, tokenbroker::domain::ConnectionStatus::Active);
     assert_eq!(after.status_reason, None);
     assert_ne!(after.access_token, before.access_token);
     assert_eq!(app.connections().await.len(), 1);

@@ -118,7 +118,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .await
         .expect("open test database");
     let org = create_org(&store, "acme").await;
-    let (key_row, api_key) = tokenbroker::api::new_api_key(Some(org.id.clone()), None, 0);
+    let (key_row, api_key) =
+        tokenbroker::service::api_keys::new_api_key(Some(org.id.clone()), None, 0);
     store.insert_api_key(&key_row).await.unwrap();
 
     let sandbox = sandbox::Sandbox::new(sandbox::DEFAULT_ACCESS_TTL);
@@ -230,13 +231,13 @@ impl TestApp {
 
     pub async fn new_org_key(&self, slug: &str) -> (Org, String) {
         let org = create_org(&self.app.store, slug).await;
-        let (row, key) = tokenbroker::api::new_api_key(Some(org.id.clone()), None, 0);
+        let (row, key) = tokenbroker::service::api_keys::new_api_key(Some(org.id.clone()), None, 0);
         self.app.store.insert_api_key(&row).await.unwrap();
         (org, key)
     }
 
     pub async fn all_orgs_key(&self) -> String {
-        let (row, key) = tokenbroker::api::new_api_key(None, None, 0);
+        let (row, key) = tokenbroker::service::api_keys::new_api_key(None, None, 0);
         self.app.store.insert_api_key(&row).await.unwrap();
         key
     }

@@ -7,14 +7,14 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{error_code, spawn_app, TestApp};
-use tokenbroker::crypto::Aad;
+use tokenbroker::crypto::{Aad, SealedColumn};
 
 async fn stored_refresh_token(app: &TestApp, id: &str) -> String {
     let row = app.app.store.connection_by_id(id).await.unwrap().unwrap();
     app.app
         .keyring
         .open_string(
-            Aad::new("connections", id, "refresh_token"),
+            Aad::new(SealedColumn::CONNECTION_REFRESH_TOKEN, id),
             row.refresh_token.as_deref().unwrap(),
         )
         .unwrap()
@@ -53,7 +53,7 @@ async fn a_thousand_concurrent_callers_cause_exactly_one_refresh() {
     assert_eq!(tokens.len(), 1, "every caller got the same token");
     assert!(!tokens.contains(old["access_token"].as_str().unwrap()));
     let row = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
-    assert_eq!(row.status, "active");
+    assert_eq!(row.status, tokenbroker::domain::ConnectionStatus::Active);
     assert!(row.last_refreshed_at.is_some());
     // The new token works at Zoom; the rotated refresh token is the live one.
     let me = app
@@ -148,16 +148,18 @@ async fn invalid_grant_after_a_concurrent_rotation_counts_as_success() {
     // "Another replica" refreshes and commits while our call is in flight.
     let row = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
     let now = app.app.clock.now();
-    let seal = |col: &str, v: &str| {
-        app.app
-            .keyring
-            .seal_str(Aad::new("connections", &id, col), v)
-    };
+    let seal = |col: SealedColumn, v: &str| app.app.keyring.seal_str(Aad::new(col, &id), v);
     let update = tokenbroker::store::RefreshedTokens {
         id: id.clone(),
         expected_version: row.version,
-        access_token: seal("access_token", "rotated-by-replica-b"),
-        refresh_token: Some(seal("refresh_token", "rt-from-replica-b")),
+        access_token: seal(
+            SealedColumn::CONNECTION_ACCESS_TOKEN,
+            "rotated-by-replica-b",
+        ),
+        refresh_token: Some(seal(
+            SealedColumn::CONNECTION_REFRESH_TOKEN,
+            "rt-from-replica-b",
+        )),
         access_expires_at: now + 3_600,
         scopes: None,
         now,
@@ -187,7 +189,7 @@ async fn a_missing_refresh_token_in_the_answer_keeps_the_old_one() {
         access_token: app
             .app
             .keyring
-            .seal_str(Aad::new("connections", &id, "access_token"), "a2"),
+            .seal_str(Aad::new(SealedColumn::CONNECTION_ACCESS_TOKEN, &id), "a2"),
         refresh_token: None,
         access_expires_at: 1,
         scopes: None,

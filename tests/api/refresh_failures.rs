@@ -24,7 +24,7 @@ async fn recover(app: &TestApp, id: &str, version_before: i64) {
         row.version, version_before,
         "the stored refresh token was not touched"
     );
-    assert_eq!(row.status, "active");
+    assert_eq!(row.status, tokenbroker::domain::ConnectionStatus::Active);
     // Within the backoff, Zoom is left alone.
     let calls = app.counters().refresh_token;
     assert_unavailable(app).await;

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use tokenbroker::crypto::{Aad, Keyring};
+use tokenbroker::crypto::{Aad, Keyring, SealedColumn};
 use tokenbroker::sandbox::{self, ClientApp, S2sApp};
 use tokenbroker::store;
 
@@ -197,13 +197,13 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
     let conn = store.list_connections(&org.id).await.unwrap().remove(0);
     let refresh = keyring
         .open_string(
-            Aad::new("connections", &conn.id, "refresh_token"),
+            Aad::new(SealedColumn::CONNECTION_REFRESH_TOKEN, &conn.id),
             conn.refresh_token.as_deref().unwrap(),
         )
         .unwrap();
     let access = keyring
         .open_string(
-            Aad::new("connections", &conn.id, "access_token"),
+            Aad::new(SealedColumn::CONNECTION_ACCESS_TOKEN, &conn.id),
             conn.access_token.as_deref().unwrap(),
         )
         .unwrap();

@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use tokenbroker::webhooks::{hmac_hex, signature};
+use tokenbroker::crypto::hmac_hex;
+use tokenbroker::zoom::webhook_signature as signature;
 
 use crate::helpers::{spawn_app, TestApp, CLIENT_ID, WEBHOOK_SECRET};
 
@@ -67,7 +68,7 @@ async fn a_valid_deauthorization_revokes_and_erases_tokens_once() {
         StatusCode::NO_CONTENT
     );
     let row = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
-    assert_eq!(row.status, "revoked");
+    assert_eq!(row.status, tokenbroker::domain::ConnectionStatus::Revoked);
     assert!(row.access_token.is_none() && row.refresh_token.is_none());
     assert_eq!(
         crate::helpers::error_code(app.token("ann@acme.example").await, StatusCode::NOT_FOUND)
@@ -157,7 +158,7 @@ async fn bad_signatures_stale_timestamps_and_missing_headers_change_nothing() {
             .unwrap()
             .unwrap()
             .status,
-        "active"
+        tokenbroker::domain::ConnectionStatus::Active
     );
 }
 
@@ -182,7 +183,7 @@ async fn events_for_another_client_id_are_ignored() {
             .unwrap()
             .unwrap()
             .status,
-        "active"
+        tokenbroker::domain::ConnectionStatus::Active
     );
 }
 
@@ -210,7 +211,7 @@ async fn the_sandbox_sends_a_signed_event_when_a_user_removes_the_app() {
             .unwrap()
             .unwrap()
             .status,
-        "revoked"
+        tokenbroker::domain::ConnectionStatus::Revoked
     );
     // Ann's removal says nothing about the grant her admin made for the account.
     assert_eq!(
@@ -221,7 +222,7 @@ async fn the_sandbox_sends_a_signed_event_when_a_user_removes_the_app() {
             .unwrap()
             .unwrap()
             .status,
-        "active"
+        tokenbroker::domain::ConnectionStatus::Active
     );
     let by_installer = app
         .api
@@ -239,7 +240,7 @@ async fn the_sandbox_sends_a_signed_event_when_a_user_removes_the_app() {
             .unwrap()
             .unwrap()
             .status,
-        "revoked"
+        tokenbroker::domain::ConnectionStatus::Revoked
     );
 }
 
@@ -276,6 +277,6 @@ async fn without_a_secret_token_webhooks_are_refused() {
             .unwrap()
             .unwrap()
             .status,
-        "active"
+        tokenbroker::domain::ConnectionStatus::Active
     );
 }

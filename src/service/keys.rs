@@ -1,14 +1,13 @@
-//! `tokenbroker rotate-keys`: re-seal every secret under the first master key.
+//! Master key rotation: re-seal every secret under the first master key.
 //!
 //! Each value is replaced with a compare-and-swap, so the command is safe to
 //! run while the server runs, safe to interrupt, and a second run finds
 //! nothing left to do.
 
-use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::cli::CliError;
 use crate::crypto::{Aad, Keyring};
 use crate::store::{DynStore, SEALED_COLUMNS};
+
+use super::ServiceResult;
 
 const PAGE: i64 = 500;
 
@@ -21,41 +20,12 @@ pub struct RotationSummary {
     pub failed: u64,
 }
 
-pub async fn rotate_all(store: &DynStore, keyring: &Keyring) -> Result<(), CliError> {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}] {pos} values checked")
-            .expect("static progress template is valid"),
-    );
-    let summary = rotate(store, keyring, |column, _| {
-        bar.set_message(column.to_string());
-        bar.inc(1);
-    })
-    .await?;
-    bar.finish_and_clear();
-    println!(
-        "rotate-keys: {} re-encrypted under {:?}, {} already current, {} changed concurrently, {} failed",
-        summary.rotated,
-        keyring.write_kid(),
-        summary.already_current,
-        summary.skipped_concurrent,
-        summary.failed
-    );
-    if summary.failed > 0 {
-        return Err(CliError::Failed(format!(
-            "{} values could not be opened with any configured key; they were left untouched",
-            summary.failed
-        )));
-    }
-    Ok(())
-}
-
-/// The work itself; `progress` is called once per value checked.
+/// Re-seals what is not yet under the write key; `progress` is called once per value checked.
 pub async fn rotate(
     store: &DynStore,
     keyring: &Keyring,
     mut progress: impl FnMut(&str, u64),
-) -> Result<RotationSummary, CliError> {
+) -> ServiceResult<RotationSummary> {
     let mut summary = RotationSummary::default();
     for column in SEALED_COLUMNS {
         let label = format!("{}.{}", column.table, column.column);
@@ -70,7 +40,7 @@ pub async fn rotate(
                     summary.already_current += 1;
                     continue;
                 }
-                let aad = Aad::new(column.table, &cell.id, column.column);
+                let aad = Aad::new(*column, &cell.id);
                 let plain = match keyring.open(aad, &cell.sealed) {
                     Ok(plain) => plain,
                     Err(err) => {

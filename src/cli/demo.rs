@@ -3,12 +3,15 @@
 use std::net::SocketAddr;
 
 use crate::app::{App, AppState};
-use crate::cli::{create_org, open_store, CliError};
 use crate::config::{Config, ConfigError};
 use crate::crypto::Keyring;
-use crate::domain::Email;
+use crate::domain::{Actor, Email, OrgSlug, Required};
 use crate::sandbox::{self, ClientApp, S2sApp, Sandbox};
+use crate::service::credentials::{self, JwtKey};
+use crate::service::{admin, api_keys, orgs};
 use crate::store::Org;
+
+use super::support::{now, open_store, CliError};
 
 const DEMO_KEY_FILE: &str = "tokenbroker-demo.key";
 const DEMO_ORG: &str = "demo";
@@ -18,12 +21,9 @@ pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const SANDBOX_WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
 
 /// A one-time admin console sign-in link for `email` on `org`.
-pub async fn admin_link(app: &AppState, org: &Org, email: &str) -> Result<String, CliError> {
+async fn admin_link(app: &AppState, org: &Org, email: &str) -> Result<String, CliError> {
     let email = Email::parse(email).map_err(|e| CliError::Failed(e.to_string()))?;
-    let (url, _) = crate::admin::session::issue_link(app, org, &email, "cli")
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    Ok(url)
+    Ok(admin::issue_link(app, org, &email, &Actor::Cli).await?.url)
 }
 
 /// Reuses the demo's master key across runs, so the demo database stays readable.
@@ -77,22 +77,14 @@ async fn seed_legacy_jwt(app: &AppState, org: &Org) -> Result<(), CliError> {
     if app.store.jwt(&org.id).await?.is_some() {
         return Ok(());
     }
-    let now = app.clock.now();
-    let id = uuid::Uuid::new_v4().to_string();
-    let secret = crate::crypto::random_token();
-    let sealed = app.keyring.seal_str(
-        crate::crypto::Aad::new("jwt_credentials", &id, "api_secret"),
-        &secret,
-    );
-    let row = crate::store::JwtCredentials {
-        id,
-        org_id: org.id.clone(),
-        api_key: "demo-legacy-jwt-key".into(),
-        api_secret: sealed,
-        created_at: now,
-        updated_at: now,
+    let field = |name: &str, value: &str| {
+        Required::parse(name, value, 512).map_err(|e| CliError::Failed(e.to_string()))
     };
-    app.store.put_jwt(&row).await?;
+    let key = JwtKey {
+        api_key: field("api_key", "demo-legacy-jwt-key")?,
+        api_secret: field("api_secret", &crate::crypto::random_token())?,
+    };
+    credentials::set_jwt(app, org, &Actor::Cli, key).await?;
     Ok(())
 }
 
@@ -140,12 +132,13 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
     let store = open_store(&config).await?;
     let org = match store.org_by_slug(DEMO_ORG).await? {
         Some(org) => org,
-        None => create_org(&store, DEMO_ORG, Some("Demo CRM org")).await?,
+        None => {
+            let slug = OrgSlug::parse(DEMO_ORG).map_err(|e| CliError::Failed(e.to_string()))?;
+            orgs::create(&store, &slug, Some("Demo CRM org"), now()).await?
+        }
     };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (key_row, api_key) =
-        crate::api::new_api_key(Some(org.id.clone()), Some("demo".into()), now);
-    store.insert_api_key(&key_row).await?;
+    let (_, api_key) =
+        api_keys::create(&store, Some(&org), Some("demo".into()), &Actor::Cli, now()).await?;
     let app = App::new(config, keyring, store).into_state();
     seed_legacy_jwt(&app, &org).await?;
     let link = admin_link(&app, &org, DEMO_ADMIN).await?;

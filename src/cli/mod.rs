@@ -1,0 +1,158 @@
+//! The command line. Configuration problems print one line naming the
+//! variable and exit 2; other failures exit 1.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::crypto::Keyring;
+
+mod commands;
+mod demo;
+mod support;
+
+pub use support::CliError;
+
+#[derive(Parser)]
+#[command(
+    name = "tokenbroker",
+    version,
+    about = "Zoom OAuth token broker for CRMs leaving Zoom's JWT app type"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Broker and sandbox Zoom on one machine, zero configuration.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        sandbox_bind: SocketAddr,
+    },
+    /// The production server.
+    Serve,
+    /// Apply pending migrations, then exit.
+    Migrate,
+    /// Run only the sandbox Zoom.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: SocketAddr,
+        /// Lifetime of issued access tokens, in seconds.
+        #[arg(long, default_value_t = crate::sandbox::DEFAULT_ACCESS_TTL)]
+        access_token_ttl: i64,
+    },
+    /// Manage orgs (tenants).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Print a one-time admin console sign-in URL.
+    AdminLink {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Print a new base64-encoded 32-byte master key.
+    GenKey,
+    /// Re-encrypt every stored secret under the first master key.
+    RotateKeys,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an org.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List orgs.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key; the key is printed once, as the last line.
+    Create {
+        #[arg(
+            long,
+            required_unless_present = "all_orgs",
+            conflicts_with = "all_orgs"
+        )]
+        org: Option<String>,
+        #[arg(long)]
+        all_orgs: bool,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List API keys (never their secrets).
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revoke an API key by its id; it answers 401 from then on.
+    Revoke { id: String },
+}
+
+pub fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Config(err)) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::GenKey => {
+            println!("{}", Keyring::generate_key_b64());
+            Ok(())
+        }
+        Command::Demo { sandbox_bind } => demo::run(sandbox_bind).await,
+        Command::Sandbox {
+            bind,
+            access_token_ttl,
+        } => demo::run_sandbox_only(bind, access_token_ttl).await,
+        Command::Serve => commands::serve().await,
+        Command::Migrate => commands::migrate().await,
+        Command::Org {
+            command: OrgCommand::Create { slug, name },
+        } => commands::org_create(&slug, name.as_deref()).await,
+        Command::Org {
+            command: OrgCommand::List,
+        } => commands::org_list().await,
+        Command::ApiKey { command } => match command {
+            ApiKeyCommand::Create { org, label, .. } => {
+                commands::api_key_create(org.as_deref(), label).await
+            }
+            ApiKeyCommand::List { org } => commands::api_key_list(org.as_deref()).await,
+            ApiKeyCommand::Revoke { id } => commands::api_key_revoke(&id).await,
+        },
+        Command::AdminLink { org, email } => commands::admin_link(&org, &email).await,
+        Command::RotateKeys => commands::rotate_keys().await,
+    }
+}

@@ -1,0 +1,277 @@
+//! Completing an authorization: Zoom's answer, checked against what the CRM
+//! asked for, becomes a stored connection or is refused and revoked.
+
+use crate::app::AppState;
+use crate::crypto::{sha256_hex, Aad, SealedColumn};
+use crate::domain::{Actor, AppType, AuditAction, AuditOutcome, ConnectionStatus, Email};
+use crate::store::{Connection, PendingAuthorization};
+use crate::zoom::{ClientAuth, TokenSet, UpstreamError, ZoomUser};
+
+use super::{Claim, ServiceResult};
+
+/// What Zoom sent the browser back with.
+pub struct ZoomAnswer<'a> {
+    pub code: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub error_description: Option<&'a str>,
+}
+
+/// How an authorization ended; the adapter turns it into a page or a redirect.
+#[derive(Debug)]
+pub enum Outcome {
+    Connected { id: String, created: bool },
+    Cancelled,
+    EmailMismatch { crm: String, zoom_masked: String },
+    NotAdmin { role: String },
+    ZoomError(String),
+    ZoomUnavailable(String),
+    Internal(String),
+}
+
+impl Outcome {
+    /// The `status` a `return_to` URL receives.
+    pub fn status_param(&self) -> &'static str {
+        match self {
+            Self::Connected { .. } => "connected",
+            Self::Cancelled => "cancelled",
+            Self::EmailMismatch { .. } => "email_mismatch",
+            Self::NotAdmin { .. } => "not_admin",
+            Self::ZoomError(_) | Self::ZoomUnavailable(_) | Self::Internal(_) => "error",
+        }
+    }
+}
+
+/// Claims the pending authorization for `state` once. The caller has already
+/// checked that this browser holds the binding cookie for it.
+pub async fn take_pending(
+    app: &AppState,
+    state: &str,
+) -> ServiceResult<Claim<PendingAuthorization>> {
+    let consumed = app
+        .store
+        .take_pending_authorization(&sha256_hex(state.as_bytes()), app.clock.now())
+        .await?;
+    Ok(match Claim::from_store(consumed) {
+        Ok(pending) => Claim::Claimed(pending),
+        Err(problem) => problem,
+    })
+}
+
+/// Exchanges the code once, reads the Zoom user, and keeps the grant only
+/// when it is the one the CRM expects. Every outcome is audited.
+pub async fn complete(
+    app: &AppState,
+    pending: &PendingAuthorization,
+    answer: ZoomAnswer<'_>,
+) -> Outcome {
+    let outcome = decide(app, pending, answer).await;
+    audit(app, pending, &outcome).await;
+    outcome
+}
+
+async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnswer<'_>) -> Outcome {
+    if let Some(error) = answer.error {
+        return if error == "access_denied" {
+            Outcome::Cancelled
+        } else {
+            Outcome::ZoomError(answer.error_description.unwrap_or(error).to_string())
+        };
+    }
+    let Some(code) = answer.code.filter(|c| !c.is_empty()) else {
+        return Outcome::ZoomError("Zoom did not send an authorization code".into());
+    };
+    let (Some(client_id), Some(client_secret)) =
+        (&app.config.zoom_client_id, &app.config.zoom_client_secret)
+    else {
+        return Outcome::Internal(
+            "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET are not configured".into(),
+        );
+    };
+    let auth = ClientAuth {
+        client_id,
+        client_secret,
+    };
+    let verifier = match app.keyring.open_string(
+        Aad::new(SealedColumn::PKCE_VERIFIER, &pending.id),
+        &pending.pkce_verifier,
+    ) {
+        Ok(v) => v,
+        Err(err) => return Outcome::Internal(format!("PKCE verifier could not be opened: {err}")),
+    };
+    let tokens = match app
+        .zoom
+        .exchange_code(&auth, code, &app.config.redirect_uri(), &verifier)
+        .await
+    {
+        Ok(tokens) => tokens,
+        Err(err @ UpstreamError::Rejected { .. }) => return Outcome::ZoomError(err.reason()),
+        Err(err) => return Outcome::ZoomUnavailable(err.to_string()),
+    };
+    let user = match app.zoom.users_me(&tokens.access_token).await {
+        Ok(user) => user,
+        Err(err) => {
+            revoke(app, &auth, &tokens).await;
+            return Outcome::ZoomUnavailable(format!("reading the Zoom user failed: {err}"));
+        }
+    };
+    let expected = Email::parse(&pending.email).ok();
+    let actual = Email::parse(&user.email).ok();
+    match (expected, actual) {
+        (Some(expected), Some(actual)) if expected == actual => {}
+        (expected, actual) => {
+            revoke(app, &auth, &tokens).await;
+            return Outcome::EmailMismatch {
+                crm: expected
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| pending.email.clone()),
+                zoom_masked: actual
+                    .map(|e| e.masked())
+                    .unwrap_or_else(|| "an account without a valid email".into()),
+            };
+        }
+    }
+    if pending.app_type == AppType::Account && !user.is_account_admin() {
+        revoke(app, &auth, &tokens).await;
+        return Outcome::NotAdmin {
+            role: user.role_name.clone().unwrap_or_else(|| "Member".into()),
+        };
+    }
+    match store_connection(app, pending, &user, &tokens).await {
+        Ok((id, created)) => Outcome::Connected { id, created },
+        Err(err) => {
+            revoke(app, &auth, &tokens).await;
+            Outcome::Internal(err)
+        }
+    }
+}
+
+/// Best effort: a grant we refuse must not stay alive at Zoom.
+async fn revoke(app: &AppState, auth: &ClientAuth<'_>, tokens: &TokenSet) {
+    let token = tokens
+        .refresh_token
+        .as_deref()
+        .unwrap_or(&tokens.access_token);
+    if let Err(err) = app.zoom.revoke(auth, token).await {
+        tracing::warn!(%err, "could not revoke a refused grant at Zoom");
+    }
+}
+
+async fn audit(app: &AppState, p: &PendingAuthorization, outcome: &Outcome) {
+    use AuditAction as A;
+    use AuditOutcome as O;
+    let (action, result, detail) = match outcome {
+        Outcome::Connected { id, created } => (
+            if *created {
+                A::ConnectionCreated
+            } else {
+                A::ConnectionReauthorized
+            },
+            O::Success,
+            format!("connection {id} ({} app)", p.app_type),
+        ),
+        Outcome::Cancelled => (A::AuthorizationCancelled, O::Failure, String::new()),
+        Outcome::EmailMismatch { zoom_masked, .. } => (
+            A::AuthorizationEmailMismatch,
+            O::Refused,
+            format!("Zoom account {zoom_masked}"),
+        ),
+        Outcome::NotAdmin { role } => (
+            A::AuthorizationNotAdmin,
+            O::Refused,
+            format!("installer role {role}"),
+        ),
+        Outcome::ZoomError(reason) => (
+            A::AuthorizationFailed,
+            O::Failure,
+            format!("Zoom: {reason}"),
+        ),
+        Outcome::ZoomUnavailable(detail) | Outcome::Internal(detail) => {
+            (A::AuthorizationFailed, O::Failure, detail.clone())
+        }
+    };
+    let actor = match Email::parse(&p.email) {
+        Ok(email) => Actor::User(email),
+        Err(_) => Actor::Zoom,
+    };
+    app.audit(Some(&p.org_id), &actor, action, result, detail)
+        .await;
+}
+
+/// Upserts the connection, keyed by Zoom user (user apps) or Zoom account
+/// (account apps). Re-authorizing keeps the id and replaces the tokens in place.
+async fn store_connection(
+    app: &AppState,
+    p: &PendingAuthorization,
+    user: &ZoomUser,
+    tokens: &TokenSet,
+) -> Result<(String, bool), String> {
+    let subject = match p.app_type {
+        AppType::Account => &user.account_id,
+        AppType::User => &user.id,
+    };
+    let now = app.clock.now();
+    // Tokens are sealed to the row id, so pick the id first; a concurrent
+    // insert of the same subject makes the upsert refuse, and we go again.
+    for _ in 0..3 {
+        let existing = app
+            .store
+            .connection_by_subject(&p.org_id, p.app_type, subject)
+            .await
+            .map_err(|e| e.to_string())?;
+        let created = existing.is_none();
+        let id = existing
+            .map(|c| c.id)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let seal =
+            |column: SealedColumn, value: &str| app.keyring.seal_str(Aad::new(column, &id), value);
+        let row = Connection {
+            access_token: Some(seal(
+                SealedColumn::CONNECTION_ACCESS_TOKEN,
+                &tokens.access_token,
+            )),
+            refresh_token: tokens
+                .refresh_token
+                .as_deref()
+                .map(|rt| seal(SealedColumn::CONNECTION_REFRESH_TOKEN, rt)),
+            id: id.clone(),
+            org_id: p.org_id.clone(),
+            app_type: p.app_type,
+            subject: subject.clone(),
+            zoom_user_id: user.id.clone(),
+            zoom_account_id: user.account_id.clone(),
+            email: Email::parse(&user.email)
+                .map(|e| e.to_string())
+                .unwrap_or_else(|_| user.email.clone()),
+            role_name: user.role_name.clone(),
+            status: ConnectionStatus::Active,
+            status_reason: None,
+            scopes: tokens.scope.clone().unwrap_or_default(),
+            access_expires_at: Some(now + tokens.lifetime_secs()),
+            version: 0,
+            lease_owner: None,
+            lease_until: None,
+            last_refreshed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if app
+            .store
+            .upsert_connection(&row)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            app.forget_tokens(&p.org_id);
+            return Ok((id, created));
+        }
+    }
+    Err("the connection kept changing while it was being saved".into())
+}
+
+/// Until when the org's legacy JWT key keeps its integration working, if it has one.
+pub async fn jwt_fallback_until(app: &AppState, org_id: &str) -> Option<i64> {
+    let cutoff = app.config.jwt_cutoff.unix_timestamp();
+    match app.store.jwt(org_id).await {
+        Ok(Some(_)) if app.clock.now() < cutoff => Some(cutoff),
+        _ => None,
+    }
+}

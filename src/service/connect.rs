@@ -1,0 +1,123 @@
+//! Starting an authorization: the CRM's one-time connect session, then the
+//! browser's step to Zoom with a fresh `state` and PKCE verifier.
+
+use oauth2::PkceCodeChallenge;
+
+use crate::app::AppState;
+use crate::crypto::{random_token, sha256_hex, Aad, SealedColumn};
+use crate::domain::{Actor, AppType, Email, ReturnTo};
+use crate::store::{ConnectSession, Org, PendingAuthorization};
+
+use super::{Claim, ServiceError, ServiceResult};
+
+/// How long a connect link stays usable.
+pub const SESSION_TTL_SECS: i64 = 600;
+/// How long the browser has between the connect link and Zoom's callback.
+pub const PENDING_TTL_SECS: i64 = 600;
+
+pub struct NewConnectSession {
+    pub email: Email,
+    pub app_type: AppType,
+    pub return_to: Option<ReturnTo>,
+}
+
+pub struct IssuedSession {
+    pub id: String,
+    /// `<PUBLIC_URL>/connect/<one-time token>`; the token is stored only hashed.
+    pub url: String,
+    pub expires_at: i64,
+}
+
+pub async fn create_session(
+    app: &AppState,
+    org: &Org,
+    new: NewConnectSession,
+    actor: &Actor,
+) -> ServiceResult<IssuedSession> {
+    let token = random_token();
+    let now = app.clock.now();
+    let session = ConnectSession {
+        id: uuid::Uuid::new_v4().to_string(),
+        org_id: org.id.clone(),
+        token_hash: sha256_hex(token.as_bytes()),
+        email: new.email.to_string(),
+        app_type: new.app_type,
+        return_to: new.return_to.map(|r| r.as_str().to_string()),
+        created_by: actor.to_string(),
+        expires_at: now + SESSION_TTL_SECS,
+        consumed_at: None,
+        created_at: now,
+    };
+    app.store.insert_connect_session(&session).await?;
+    Ok(IssuedSession {
+        id: session.id,
+        url: app.config.public_path(&format!("/connect/{token}")),
+        expires_at: session.expires_at,
+    })
+}
+
+/// The browser's way to Zoom: where to send it, and the `state` to bind to it.
+pub struct ToZoom {
+    pub authorize_url: url::Url,
+    pub state: String,
+    pub state_hash: String,
+    pub session_id: String,
+    pub app_type: AppType,
+}
+
+/// Uses the connect link once and records a pending authorization whose
+/// `state` and PKCE verifier are fresh, 256-bit, and good for 10 minutes.
+pub async fn begin(app: &AppState, connect_token: &str) -> ServiceResult<Claim<ToZoom>> {
+    let now = app.clock.now();
+    let consumed = app
+        .store
+        .consume_connect_session(&sha256_hex(connect_token.as_bytes()), now)
+        .await?;
+    let session = match Claim::from_store(consumed) {
+        Ok(session) => session,
+        Err(problem) => return Ok(problem),
+    };
+    let client_id = app
+        .config
+        .zoom_client_id
+        .as_deref()
+        .ok_or_else(|| ServiceError::internal("ZOOM_CLIENT_ID is not configured"))?;
+    let state = random_token();
+    let state_hash = sha256_hex(state.as_bytes());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let id = uuid::Uuid::new_v4().to_string();
+    let pending = PendingAuthorization {
+        pkce_verifier: app.keyring.seal_str(
+            Aad::new(SealedColumn::PKCE_VERIFIER, &id),
+            verifier.secret(),
+        ),
+        id,
+        session_id: session.id.clone(),
+        org_id: session.org_id.clone(),
+        state_hash: state_hash.clone(),
+        email: session.email.clone(),
+        app_type: session.app_type,
+        return_to: session.return_to.clone(),
+        expires_at: now + PENDING_TTL_SECS,
+        used_at: None,
+        created_at: now,
+    };
+    app.store.insert_pending_authorization(&pending).await?;
+    let authorize_url = app
+        .zoom
+        .authorize_url(
+            client_id,
+            &app.config.redirect_uri(),
+            &state,
+            challenge,
+            app.config.zoom_scopes.as_deref(),
+        )
+        .map_err(ServiceError::internal)?;
+    Ok(Claim::Claimed(ToZoom {
+        authorize_url,
+        state,
+        state_hash,
+        session_id: session.id,
+        app_type: session.app_type,
+    }))
+}
