@@ -26,8 +26,8 @@ pub struct App {
     pub store: DynStore,
     /// Seals and opens every secret at rest.
     pub keyring: Keyring,
-    /// Encrypts the browser-binding and admin cookies.
-    pub cookie_key: Key,
+    /// Encrypt the browser-binding and admin cookies: the first writes, all read.
+    pub cookie_keys: Vec<Key>,
     pub zoom: ZoomClient,
     pub metrics: Metrics,
     pub clock: Clock,
@@ -64,12 +64,6 @@ impl Deref for AppState {
     }
 }
 
-impl FromRef<AppState> for Key {
-    fn from_ref(state: &AppState) -> Key {
-        state.cookie_key.clone()
-    }
-}
-
 impl FromRef<AppState> for Metrics {
     fn from_ref(state: &AppState) -> Metrics {
         state.metrics.clone()
@@ -85,13 +79,17 @@ impl App {
             config.upstream_timeout,
             metrics.clone(),
         );
-        let cookie_key = Key::from(&keyring.cookie_key_material());
+        let cookie_keys = keyring
+            .cookie_key_materials()
+            .iter()
+            .map(|material| Key::from(material))
+            .collect();
         let config_token_ttl = config.token_cache_ttl;
         Self {
             config,
             store,
             keyring,
-            cookie_key,
+            cookie_keys,
             zoom,
             metrics,
             clock: Clock::default(),

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use crate::crypto::Keyring;
+use crate::domain::AppType;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {problem}")]
@@ -43,6 +44,10 @@ pub struct Config {
     pub keyring: Option<Keyring>,
     pub zoom_client_id: Option<String>,
     pub zoom_client_secret: Option<String>,
+    /// The admin-managed app for `app_type: "account"`; when unset, the
+    /// deployment's app above serves both kinds (the documented fallback).
+    pub zoom_account_client_id: Option<String>,
+    pub zoom_account_client_secret: Option<String>,
     pub zoom_oauth_url: Url,
     pub zoom_api_url: Url,
     pub zoom_scopes: Option<String>,
@@ -71,6 +76,7 @@ impl std::fmt::Debug for Config {
             .field("database", &self.database_url.split(':').next())
             .field("keyring", &self.keyring)
             .field("zoom_client_id", &self.zoom_client_id)
+            .field("zoom_account_client_id", &self.zoom_account_client_id)
             .field("zoom_oauth_url", &self.zoom_oauth_url.as_str())
             .field("zoom_api_url", &self.zoom_api_url.as_str())
             .field("jwt_cutoff", &self.jwt_cutoff)
@@ -155,6 +161,12 @@ impl Config {
                 Ok(url.origin())
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if var("ZOOM_ACCOUNT_CLIENT_ID").is_some() != var("ZOOM_ACCOUNT_CLIENT_SECRET").is_some() {
+            return Err(ConfigError::new(
+                "ZOOM_ACCOUNT_CLIENT_SECRET",
+                "ZOOM_ACCOUNT_CLIENT_ID and ZOOM_ACCOUNT_CLIENT_SECRET must be set together",
+            ));
+        }
         let log_format = match var("TOKENBROKER_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -172,6 +184,8 @@ impl Config {
             keyring,
             zoom_client_id: var("ZOOM_CLIENT_ID"),
             zoom_client_secret: var("ZOOM_CLIENT_SECRET"),
+            zoom_account_client_id: var("ZOOM_ACCOUNT_CLIENT_ID"),
+            zoom_account_client_secret: var("ZOOM_ACCOUNT_CLIENT_SECRET"),
             zoom_oauth_url,
             zoom_api_url,
             zoom_scopes: var("ZOOM_SCOPES"),
@@ -250,6 +264,31 @@ impl Config {
 
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// The Zoom app (client id, secret) that serves `app_type`, if one is configured.
+    /// A Zoom app has one management type: the admin-managed app serves account
+    /// connections; without one, the deployment's app serves both.
+    pub fn zoom_app(&self, app_type: AppType) -> Option<(&str, &str)> {
+        let user_app = || {
+            Some((
+                self.zoom_client_id.as_deref()?,
+                self.zoom_client_secret.as_deref()?,
+            ))
+        };
+        match app_type {
+            AppType::User => user_app(),
+            AppType::Account if self.zoom_account_client_id.is_some() => Some((
+                self.zoom_account_client_id.as_deref()?,
+                self.zoom_account_client_secret.as_deref()?,
+            )),
+            AppType::Account => user_app(),
+        }
+    }
+
+    /// True when one Zoom app serves both kinds of connection (no account app set).
+    pub fn single_zoom_app(&self) -> bool {
+        self.zoom_account_client_id.is_none()
     }
 }
 

@@ -101,6 +101,8 @@ impl<'a> Aad<'a> {
 pub struct Keyring {
     write_kid: String,
     write_key: [u8; 32],
+    /// Every key in the configured order, the write key first.
+    keys: Vec<[u8; 32]>,
     ciphers: HashMap<String, Aes256Gcm>,
 }
 
@@ -120,6 +122,7 @@ impl Keyring {
     pub fn parse(spec: &str) -> Result<Self, KeyringError> {
         let mut write: Option<(String, [u8; 32])> = None;
         let mut ciphers = HashMap::new();
+        let mut keys = Vec::new();
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (kid, b64) = match entry.split_once(':') {
                 Some((kid, b64)) => (kid.trim(), b64.trim()),
@@ -145,11 +148,13 @@ impl Keyring {
             if write.is_none() {
                 write = Some((kid.to_string(), key));
             }
+            keys.push(key);
         }
         let (write_kid, write_key) = write.ok_or(KeyringError::Empty)?;
         Ok(Self {
             write_kid,
             write_key,
+            keys,
             ciphers,
         })
     }
@@ -226,11 +231,22 @@ impl Keyring {
 
     /// Key material for signed/encrypted cookies, derived so it never equals a data key.
     pub fn cookie_key_material(&self) -> [u8; 64] {
-        let mut hasher = Sha512::new();
-        hasher.update(b"tokenbroker/cookie-key/v1");
-        hasher.update(self.write_key);
-        hasher.finalize().into()
+        cookie_material(&self.write_key)
     }
+
+    /// Cookie key material for every key, the write key's first: cookies are
+    /// written under the first and opened under any, so rotating the master
+    /// key signs nobody out and breaks no authorization in flight.
+    pub fn cookie_key_materials(&self) -> Vec<[u8; 64]> {
+        self.keys.iter().map(cookie_material).collect()
+    }
+}
+
+fn cookie_material(key: &[u8; 32]) -> [u8; 64] {
+    let mut hasher = Sha512::new();
+    hasher.update(b"tokenbroker/cookie-key/v1");
+    hasher.update(key);
+    hasher.finalize().into()
 }
 
 /// Returns the key id a sealed value names.

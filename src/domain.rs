@@ -10,13 +10,15 @@ use serde::{Deserialize, Serialize};
 pub struct InvalidValue(pub String);
 
 /// An email address, trimmed and lower-cased so that matching is case-insensitive.
+/// Only ASCII letters are folded: Unicode lower-casing would make distinct
+/// addresses equal (the Kelvin sign `K` folds to `k`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let email = raw.trim().to_lowercase();
+        let email = raw.trim().to_ascii_lowercase();
         let bad = || InvalidValue(format!("{:?} is not a valid email address", raw.trim()));
         if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
@@ -218,6 +220,7 @@ string_enum!(
         AdminSignedOut => "admin.signed_out",
         ApiKeyCreated => "api_key.created",
         ApiKeyRevoked => "api_key.revoked",
+        AuthorizationAccountMismatch => "authorization.account_mismatch",
         AuthorizationCancelled => "authorization.cancelled",
         AuthorizationEmailMismatch => "authorization.email_mismatch",
         AuthorizationFailed => "authorization.failed",
@@ -372,6 +375,15 @@ mod tests {
         assert_eq!(e.as_str(), "jane.doe@example.com");
         assert_eq!(e, Email::parse("jane.doe@example.com").unwrap());
         assert_eq!(e.masked(), "j***@example.com");
+    }
+
+    #[test]
+    fn only_ascii_letters_are_case_folded() {
+        let kelvin = Email::parse("\u{212A}ate@example.com").unwrap();
+        assert_ne!(kelvin, Email::parse("kate@example.com").unwrap());
+        assert_eq!(kelvin.as_str(), "\u{212A}ate@example.com");
+        let sharp = Email::parse("STRA\u{1E9E}E@example.com").unwrap();
+        assert_ne!(sharp, Email::parse("strasse@example.com").unwrap());
     }
 
     #[test]

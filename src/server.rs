@@ -4,8 +4,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -27,6 +29,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::webhooks::routes())
         .merge(crate::admin::routes(&app.config.public_dir))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(middleware::from_fn(no_store_for_apis))
         .layer(middleware::from_fn_with_state(
             app.metrics.clone(),
             telemetry::observe,
@@ -45,6 +48,19 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .with_state(app)
+}
+
+/// API answers carry tokens and tenant data: no cache, shared or private, may keep them.
+async fn no_store_for_apis(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = path.starts_with("/api/") || path.starts_with("/admin/api/");
+    let mut response = next.run(request).await;
+    if api {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Serves the broker on `listener` until `shutdown` resolves, then drains

@@ -43,6 +43,8 @@ struct DeauthorizationPayload {
     client_id: String,
     #[serde(default)]
     deauthorization_time: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
 }
 
 async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -84,7 +86,7 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
         }
         "app_deauthorized" => match serde_json::from_value::<DeauthorizationPayload>(event.payload)
         {
-            Ok(d) => deauthorized(&app, d).await,
+            Ok(d) => deauthorized(&app, d, &body).await,
             Err(e) => {
                 ApiError::bad_request("invalid_body", format!("bad app_deauthorized payload: {e}"))
                     .into_response()
@@ -118,8 +120,14 @@ fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64) -> Result<()
     Ok(())
 }
 
-async fn deauthorized(app: &AppState, d: DeauthorizationPayload) -> Response {
+async fn deauthorized(app: &AppState, d: DeauthorizationPayload, body: &[u8]) -> Response {
     let event = Deauthorization {
+        // Zoom's payload signature identifies the event across retries; a
+        // payload without one is identified by its exact bytes.
+        event_id: d
+            .signature
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| crate::crypto::sha256_hex(body)),
         client_id: d.client_id,
         user_id: d.user_id,
         account_id: d.account_id,
@@ -128,6 +136,10 @@ async fn deauthorized(app: &AppState, d: DeauthorizationPayload) -> Response {
     match connections::deauthorize(app, event).await {
         Ok(Deauthorized::OtherApp) => {
             tracing::info!("app_deauthorized for another client_id ignored");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Deauthorized::AlreadyHandled) => {
+            tracing::info!("app_deauthorized already handled; replay ignored");
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(Deauthorized::Revoked(_)) => StatusCode::NO_CONTENT.into_response(),

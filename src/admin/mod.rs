@@ -29,7 +29,10 @@ pub fn routes(public_dir: &std::path::Path) -> Router<AppState> {
         ))
         .service(ServeDir::new(public_dir));
     Router::new()
-        .route("/admin/login/{token}", get(session::login))
+        .route(
+            "/admin/login/{token}",
+            get(session::login_page).post(session::login),
+        )
         .route("/admin/logout", post(session::logout))
         .route("/admin/api/overview", get(console::overview))
         .route("/admin/api/authorize", post(console::authorize))

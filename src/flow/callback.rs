@@ -4,7 +4,7 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{Cookie, PrivateCookieJar};
+use axum_extra::extract::cookie::Cookie;
 use maud::html;
 use serde::Deserialize;
 
@@ -13,6 +13,7 @@ use crate::crypto::{ct_eq, sha256_hex};
 use crate::domain::ReturnTo;
 use crate::service::authorization::{self, ZoomAnswer};
 use crate::service::Claim;
+use crate::web::cookies::Cookies;
 use crate::web::pages::{page, start_again, Tone};
 
 use super::binding_cookie_name;
@@ -26,11 +27,12 @@ pub struct CallbackParams {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    iss: Option<String>,
 }
 
 pub async fn finish(
     State(app): State<AppState>,
-    jar: PrivateCookieJar,
+    jar: Cookies,
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let Some(state) = params.state.as_deref().filter(|s| !s.is_empty()) else {
@@ -39,7 +41,7 @@ pub async fn finish(
     let cookie_name = binding_cookie_name(&sha256_hex(state.as_bytes()));
     let bound = jar
         .get(&cookie_name)
-        .is_some_and(|c| ct_eq(c.value().as_bytes(), state.as_bytes()));
+        .is_some_and(|value| ct_eq(value.as_bytes(), state.as_bytes()));
     if !bound {
         tracing::warn!("callback without a matching browser-binding cookie; nothing exchanged");
         return start_again(
@@ -48,7 +50,7 @@ pub async fn finish(
             "This page was opened in a different browser than the one that started the authorization, or the authorization expired.",
         );
     }
-    let jar = jar.remove(Cookie::build(cookie_name).path("/oauth/callback"));
+    let jar = jar.without(Cookie::build(cookie_name).path("/oauth/callback"));
     let refused = |title: &str, why: &str| start_again(StatusCode::BAD_REQUEST, title, why);
     let pending = match authorization::take_pending(&app, state).await {
         Ok(Claim::Claimed(p)) => p,
@@ -77,6 +79,7 @@ pub async fn finish(
     };
     let answer = ZoomAnswer {
         code: params.code.as_deref(),
+        iss: params.iss.as_deref(),
         error: params.error.as_deref(),
         error_description: params.error_description.as_deref(),
     };

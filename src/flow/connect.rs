@@ -1,69 +1,143 @@
-//! `GET /connect/{token}`: use the one-time session, bind a fresh
-//! authorization to this browser, and send it to Zoom.
+//! `/connect/{token}`: a GET shows which org and CRM user the authorization
+//! is for; only the page's own POST uses the link and goes to Zoom. A link
+//! alone (opened by a scanner, or driven by another site) never reaches Zoom.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::cookie::{Cookie, PrivateCookieJar, SameSite};
+use axum::Form;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use maud::html;
+use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::domain::AppType;
 use crate::service::connect::{self, PENDING_TTL_SECS};
 use crate::service::Claim;
-use crate::web::pages::{page, start_again, Tone};
+use crate::web::cookies::Cookies;
+use crate::web::form_guard;
+use crate::web::pages::{form_page, page, start_again, Tone};
 
 use super::binding_cookie_name;
 
-pub async fn start(
+const FORM_KIND: &str = "connect";
+
+/// `GET /connect/{token}`
+pub async fn show(
     State(app): State<AppState>,
-    jar: PrivateCookieJar,
+    cookies: Cookies,
     Path(token): Path<String>,
 ) -> Response {
-    let to_zoom = match connect::begin(&app, &token).await {
-        Ok(Claim::Claimed(to_zoom)) => to_zoom,
-        Ok(Claim::AlreadyUsed) => {
-            return start_again(
-                StatusCode::GONE,
-                "This link was already used",
-                "Each Zoom authorization link works once.",
-            )
-        }
-        Ok(Claim::Expired) => {
-            return start_again(
-                StatusCode::GONE,
-                "This link has expired",
-                "Zoom authorization links are valid for 10 minutes.",
-            )
-        }
-        Ok(Claim::Unknown) => {
-            return start_again(
-                StatusCode::NOT_FOUND,
-                "This link is not valid",
-                "We do not recognise this authorization link.",
-            )
-        }
-        Err(err) => {
-            tracing::error!(%err, "connect failed");
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Tone::Error,
-                "Something went wrong",
-                html! { p { "We could not start the Zoom authorization. Please try again in a minute." } },
-            );
+    let preview = match connect::preview(&app, &token).await {
+        Ok(Claim::Claimed(preview)) => preview,
+        Ok(other) => return link_problem(&other),
+        Err(err) => return internal(&err),
+    };
+    let (cookies, form_token) = form_guard::issue(
+        cookies,
+        form_guard::cookie_name(FORM_KIND, &token),
+        format!("/connect/{token}"),
+        app.config.secure_cookies(),
+    );
+    let kind = match preview.app_type {
+        AppType::User => "your own Zoom account (user-level)",
+        AppType::Account => {
+            "your Zoom account for the whole org (account-level; a Zoom Owner or Admin approves)"
         }
     };
-    let cookie = Cookie::build((binding_cookie_name(&to_zoom.state_hash), to_zoom.state))
+    let zoom_origin = app.config.zoom_oauth_url.origin().ascii_serialization();
+    let body = html! {
+        p { "You are about to connect Zoom to your CRM." }
+        dl {
+            dt { "CRM org" } dd { (preview.org_name) }
+            dt { "CRM user" } dd { (preview.email) }
+            dt { "Connects" } dd { (kind) }
+        }
+        p { "On Zoom, approve the app with the Zoom account that uses " strong { (preview.email) } ". Any other account will be refused." }
+        form method="post" action={ "/connect/" (token) } {
+            input type="hidden" name="form_token" value=(form_token);
+            button.primary type="submit" { "Continue to Zoom" }
+        }
+    };
+    (cookies, form_page("Connect Zoom", body, Some(&zoom_origin))).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Confirm {
+    #[serde(default)]
+    form_token: String,
+}
+
+/// `POST /connect/{token}`: uses the link and sends the browser to Zoom.
+pub async fn confirm(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<Confirm>,
+) -> Response {
+    let form_cookie = form_guard::cookie_name(FORM_KIND, &token);
+    let checked = form_guard::verify(
+        &cookies,
+        &headers,
+        &form_cookie,
+        &form.form_token,
+        &app.config.public_url,
+    );
+    if let Err(why) = checked {
+        tracing::warn!(?why, "connect confirmation refused");
+        return start_again(
+            StatusCode::FORBIDDEN,
+            "Please confirm on the connect page",
+            "The authorization can only be started from its own page in this browser. Open the link from your CRM again and click Continue.",
+        );
+    }
+    let to_zoom = match connect::begin(&app, &token).await {
+        Ok(Claim::Claimed(to_zoom)) => to_zoom,
+        Ok(other) => return link_problem(&other),
+        Err(err) => return internal(&err),
+    };
+    let binding = Cookie::build((binding_cookie_name(&to_zoom.state_hash), to_zoom.state))
         .path("/oauth/callback")
         .http_only(true)
         .secure(app.config.secure_cookies())
         .same_site(SameSite::Lax)
         .max_age(time::Duration::seconds(PENDING_TTL_SECS))
         .build();
+    let cookies = cookies
+        .without(Cookie::build(form_cookie).path(format!("/connect/{token}")))
+        .with(binding);
     tracing::info!(session_id = %to_zoom.session_id, app_type = %to_zoom.app_type, "redirecting to Zoom");
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, to_zoom.authorize_url.to_string())],
-        jar.add(cookie),
+    let location = [(header::LOCATION, to_zoom.authorize_url.to_string())];
+    (StatusCode::SEE_OTHER, cookies, location).into_response()
+}
+
+fn link_problem<T>(claim: &Claim<T>) -> Response {
+    match claim {
+        Claim::AlreadyUsed => start_again(
+            StatusCode::GONE,
+            "This link was already used",
+            "Each Zoom authorization link works once.",
+        ),
+        Claim::Expired => start_again(
+            StatusCode::GONE,
+            "This link has expired",
+            "Zoom authorization links are valid for 10 minutes.",
+        ),
+        Claim::Unknown | Claim::Claimed(_) => start_again(
+            StatusCode::NOT_FOUND,
+            "This link is not valid",
+            "We do not recognise this authorization link.",
+        ),
+    }
+}
+
+fn internal(err: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%err, "connect failed");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Tone::Error,
+        "Something went wrong",
+        html! { p { "We could not start the Zoom authorization. Please try again in a minute." } },
     )
-        .into_response()
 }

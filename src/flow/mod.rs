@@ -15,7 +15,10 @@ use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/connect/{token}", get(connect::start))
+        .route(
+            "/connect/{token}",
+            get(connect::show).post(connect::confirm),
+        )
         .route("/oauth/callback", get(callback::finish))
         // The connect token and the OAuth code must never leak via Referer or a cache.
         .layer(SetResponseHeaderLayer::overriding(

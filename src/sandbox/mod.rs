@@ -91,7 +91,11 @@ impl Sandbox {
                 "payload": {
                     "account_id": account_id,
                     "user_id": user_id,
-                    "signature": crate::crypto::hmac_hex(&secret, user_id.as_bytes()),
+                    // Zoom signs each event; a retry repeats it, a new event does not.
+                    "signature": crate::crypto::hmac_hex(
+                        &secret,
+                        format!("{user_id}:{now}:{}", crate::crypto::random_token()).as_bytes(),
+                    ),
                     "deauthorization_time": crate::domain::rfc3339(now),
                     "client_id": client_id,
                 },
@@ -179,7 +183,11 @@ async fn users_me(State(sandbox): State<SandboxState>, headers: HeaderMap) -> Re
         return invalid("Access token is expired.");
     }
     let grant = &world.grants[&access.grant_id];
-    let Some(user) = grant.user_email.as_ref().and_then(|e| world.users.get(e)) else {
+    let Some(user) = grant
+        .user_email
+        .as_ref()
+        .and_then(|e| world.users.get(&e.to_ascii_lowercase()))
+    else {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "code": 1001, "message": "User does not exist." })),

@@ -155,10 +155,16 @@ impl World {
 
     /// Creates the user on first consent; later consents may change the role.
     /// Users of one email domain share one Zoom account, as colleagues do.
+    /// Zoom finds accounts by email without regard to ASCII case, and keeps
+    /// the email as it was first typed.
     pub fn upsert_user(&mut self, email: &str, role: &str) -> User {
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or(email);
+        let key = email.to_ascii_lowercase();
+        let domain = key
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or(key.clone());
         let account_id = format!("acct_{}", &hex::encode(sha256(domain.as_bytes()))[..16]);
-        let user = self.users.entry(email.to_string()).or_insert_with(|| User {
+        let user = self.users.entry(key).or_insert_with(|| User {
             id: format!("u_{}", hex::encode(random_bytes::<8>())),
             email: email.to_string(),
             account_id,
@@ -216,13 +222,17 @@ impl World {
     /// Removes the app for a user, as "Manage > Remove" does in Zoom: kills
     /// their grants and returns `(client_id, user, account)` for each app removed.
     pub fn remove_app_for(&mut self, email: &str) -> Vec<(String, String, String)> {
-        let Some(user) = self.users.get(email).cloned() else {
+        let Some(user) = self.users.get(&email.to_ascii_lowercase()).cloned() else {
             return Vec::new();
         };
         let grants: Vec<(String, String)> = self
             .grants
             .iter()
-            .filter(|(_, g)| !g.revoked && g.user_email.as_deref() == Some(email))
+            .filter(|(_, g)| {
+                !g.revoked
+                    && g.user_email.as_deref().map(str::to_ascii_lowercase)
+                        == Some(user.email.to_ascii_lowercase())
+            })
             .map(|(id, g)| (id.clone(), g.client_id.clone()))
             .collect();
         let mut removed: Vec<(String, String, String)> = Vec::new();

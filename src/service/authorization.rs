@@ -12,6 +12,8 @@ use super::{Claim, ServiceResult};
 /// What Zoom sent the browser back with.
 pub struct ZoomAnswer<'a> {
     pub code: Option<&'a str>,
+    /// RFC 9207: when present, it must name the Zoom we sent the browser to.
+    pub iss: Option<&'a str>,
     pub error: Option<&'a str>,
     pub error_description: Option<&'a str>,
 }
@@ -19,10 +21,20 @@ pub struct ZoomAnswer<'a> {
 /// How an authorization ended; the adapter turns it into a page or a redirect.
 #[derive(Debug)]
 pub enum Outcome {
-    Connected { id: String, created: bool },
+    Connected {
+        id: String,
+        created: bool,
+    },
     Cancelled,
-    EmailMismatch { crm: String, zoom_masked: String },
-    NotAdmin { role: String },
+    /// An account-level grant from another Zoom account than the org's.
+    AccountMismatch,
+    EmailMismatch {
+        crm: String,
+        zoom_masked: String,
+    },
+    NotAdmin {
+        role: String,
+    },
     ZoomError(String),
     ZoomUnavailable(String),
     Internal(String),
@@ -36,6 +48,7 @@ impl Outcome {
             Self::Cancelled => "cancelled",
             Self::EmailMismatch { .. } => "email_mismatch",
             Self::NotAdmin { .. } => "not_admin",
+            Self::AccountMismatch => "account_mismatch",
             Self::ZoomError(_) | Self::ZoomUnavailable(_) | Self::Internal(_) => "error",
         }
     }
@@ -77,15 +90,22 @@ async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnsw
             Outcome::ZoomError(answer.error_description.unwrap_or(error).to_string())
         };
     }
+    if let Some(iss) = answer.iss {
+        let ours = app.config.zoom_oauth_url.as_str().trim_end_matches('/');
+        if iss.trim_end_matches('/') != ours {
+            return Outcome::ZoomError(format!(
+                "the answer names the issuer {iss:?}, not the Zoom this authorization was sent to"
+            ));
+        }
+    }
     let Some(code) = answer.code.filter(|c| !c.is_empty()) else {
         return Outcome::ZoomError("Zoom did not send an authorization code".into());
     };
-    let (Some(client_id), Some(client_secret)) =
-        (&app.config.zoom_client_id, &app.config.zoom_client_secret)
-    else {
-        return Outcome::Internal(
-            "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET are not configured".into(),
-        );
+    let Some((client_id, client_secret)) = app.config.zoom_app(pending.app_type) else {
+        return Outcome::Internal(format!(
+            "no Zoom app is configured for {}",
+            pending.app_type
+        ));
     };
     let auth = ClientAuth {
         client_id,
@@ -114,12 +134,18 @@ async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnsw
             return Outcome::ZoomUnavailable(format!("reading the Zoom user failed: {err}"));
         }
     };
+    let refused = Refused {
+        app_type: pending.app_type,
+        user: &user,
+        auth: &auth,
+        tokens: &tokens,
+    };
     let expected = Email::parse(&pending.email).ok();
     let actual = Email::parse(&user.email).ok();
     match (expected, actual) {
         (Some(expected), Some(actual)) if expected == actual => {}
         (expected, actual) => {
-            revoke(app, &auth, &tokens).await;
+            refused.revoke_unless_in_use(app).await;
             return Outcome::EmailMismatch {
                 crm: expected
                     .map(|e| e.to_string())
@@ -131,16 +157,62 @@ async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnsw
         }
     }
     if pending.app_type == AppType::Account && !user.is_account_admin() {
-        revoke(app, &auth, &tokens).await;
+        refused.revoke_unless_in_use(app).await;
         return Outcome::NotAdmin {
             role: user.role_name.clone().unwrap_or_else(|| "Member".into()),
         };
+    }
+    if pending.app_type == AppType::Account {
+        // The org's account connection is pinned to its Zoom account: another
+        // account's Owner must not become every member's token. To move to
+        // another account, an admin disconnects first.
+        match app.store.account_connection(&pending.org_id).await {
+            Ok(Some(existing)) if existing.zoom_account_id != user.account_id => {
+                refused.revoke_unless_in_use(app).await;
+                return Outcome::AccountMismatch;
+            }
+            Ok(_) => {}
+            Err(err) => {
+                revoke(app, &auth, &tokens).await;
+                return Outcome::Internal(err.to_string());
+            }
+        }
     }
     match store_connection(app, pending, &user, &tokens).await {
         Ok((id, created)) => Outcome::Connected { id, created },
         Err(err) => {
             revoke(app, &auth, &tokens).await;
             Outcome::Internal(err)
+        }
+    }
+}
+
+/// A grant we refuse, and what is needed to revoke it.
+struct Refused<'a> {
+    app_type: AppType,
+    user: &'a ZoomUser,
+    auth: &'a ClientAuth<'a>,
+    tokens: &'a TokenSet,
+}
+
+impl Refused<'_> {
+    /// Zoom's revoke uninstalls the app for that user (or account), which
+    /// erases their grants in every org. So a refused grant is revoked only
+    /// when nobody holds an active grant of the same app for that subject;
+    /// otherwise a forced authorization could destroy another tenant's connection.
+    async fn revoke_unless_in_use(&self, app: &AppState) {
+        let subject = match self.app_type {
+            AppType::User => &self.user.id,
+            AppType::Account => &self.user.account_id,
+        };
+        match app.store.active_grant_exists(self.app_type, subject).await {
+            Ok(false) => revoke(app, self.auth, self.tokens).await,
+            Ok(true) => {
+                tracing::info!("refused grant not revoked: the Zoom user has an active connection")
+            }
+            Err(err) => {
+                tracing::warn!(%err, "refused grant not revoked: could not check for other connections")
+            }
         }
     }
 }
@@ -170,10 +242,17 @@ async fn audit(app: &AppState, p: &PendingAuthorization, outcome: &Outcome) {
             format!("connection {id} ({} app)", p.app_type),
         ),
         Outcome::Cancelled => (A::AuthorizationCancelled, O::Failure, String::new()),
-        Outcome::EmailMismatch { zoom_masked, .. } => (
+        // Never name the Zoom user here: in a forced authorization it belongs
+        // to someone outside this org.
+        Outcome::EmailMismatch { .. } => (
             A::AuthorizationEmailMismatch,
             O::Refused,
-            format!("Zoom account {zoom_masked}"),
+            "the Zoom account's email is not the CRM user's".into(),
+        ),
+        Outcome::AccountMismatch => (
+            A::AuthorizationAccountMismatch,
+            O::Refused,
+            "an account-level grant from another Zoom account than the org's was refused".into(),
         ),
         Outcome::NotAdmin { role } => (
             A::AuthorizationNotAdmin,
@@ -253,6 +332,7 @@ async fn store_connection(
             last_refreshed_at: None,
             created_at: now,
             updated_at: now,
+            authorized_at: Some(now),
         };
         if app
             .store

@@ -34,6 +34,19 @@ pub async fn create_session(
     new: NewConnectSession,
     actor: &Actor,
 ) -> ServiceResult<IssuedSession> {
+    if app.config.zoom_app(new.app_type).is_none() {
+        return Err(ServiceError::invalid(
+            "app_type_unavailable",
+            format!(
+                "no Zoom app is configured for {} connections; set {}",
+                new.app_type,
+                match new.app_type {
+                    AppType::User => "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET",
+                    AppType::Account => "ZOOM_ACCOUNT_CLIENT_ID and ZOOM_ACCOUNT_CLIENT_SECRET",
+                }
+            ),
+        ));
+    }
     let token = random_token();
     let now = app.clock.now();
     let session = ConnectSession {
@@ -77,11 +90,12 @@ pub async fn begin(app: &AppState, connect_token: &str) -> ServiceResult<Claim<T
         Ok(session) => session,
         Err(problem) => return Ok(problem),
     };
-    let client_id = app
-        .config
-        .zoom_client_id
-        .as_deref()
-        .ok_or_else(|| ServiceError::internal("ZOOM_CLIENT_ID is not configured"))?;
+    let (client_id, _) = app.config.zoom_app(session.app_type).ok_or_else(|| {
+        ServiceError::internal(format!(
+            "no Zoom app is configured for {}",
+            session.app_type
+        ))
+    })?;
     let state = random_token();
     let state_hash = sha256_hex(state.as_bytes());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -118,6 +132,40 @@ pub async fn begin(app: &AppState, connect_token: &str) -> ServiceResult<Claim<T
         state,
         state_hash,
         session_id: session.id,
+        app_type: session.app_type,
+    }))
+}
+
+/// What the connect page shows before the person confirms.
+pub struct ConnectPreview {
+    pub org_name: String,
+    pub email: String,
+    pub app_type: AppType,
+}
+
+/// Looks at a connect link without using it, so opening the page twice works.
+pub async fn preview(app: &AppState, connect_token: &str) -> ServiceResult<Claim<ConnectPreview>> {
+    let row = app
+        .store
+        .connect_session(&sha256_hex(connect_token.as_bytes()))
+        .await?;
+    let session = match Claim::peek(
+        row,
+        |s| s.consumed_at.is_some(),
+        |s| s.expires_at,
+        app.clock.now(),
+    ) {
+        Ok(session) => session,
+        Err(problem) => return Ok(problem),
+    };
+    let org = app
+        .store
+        .org_by_id(&session.org_id)
+        .await?
+        .ok_or_else(|| ServiceError::internal("a connect session names a missing org"))?;
+    Ok(Claim::Claimed(ConnectPreview {
+        org_name: org.name,
+        email: session.email,
         app_type: session.app_type,
     }))
 }

@@ -1,9 +1,9 @@
 //! An org's connections: read, disconnect, and Zoom's deauthorization.
 
 use crate::app::AppState;
-use crate::crypto::{Aad, SealedColumn};
+use crate::crypto::{sha256_hex, Aad, SealedColumn};
 use crate::domain::{rfc3339, Actor, AuditAction, AuditOutcome};
-use crate::store::{Connection, Org};
+use crate::store::{AccountReach, Connection, Deauthorize, Org};
 use crate::zoom::ClientAuth;
 
 use super::{ServiceError, ServiceResult};
@@ -30,8 +30,8 @@ pub async fn disconnect(
 ) -> ServiceResult<Option<String>> {
     let conn = get(app, org, id).await?;
     let revoke_result = match revoke_token(app, &conn) {
-        Ok(Some(token)) => match (&app.config.zoom_client_id, &app.config.zoom_client_secret) {
-            (Some(client_id), Some(client_secret)) => app
+        Ok(Some(token)) => match app.config.zoom_app(conn.app_type) {
+            Some((client_id, client_secret)) => app
                 .zoom
                 .revoke(
                     &ClientAuth {
@@ -42,7 +42,10 @@ pub async fn disconnect(
                 )
                 .await
                 .map_err(|e| e.to_string()),
-            _ => Err("ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET are not configured".to_string()),
+            None => Err(format!(
+                "no Zoom app is configured for {} connections",
+                conn.app_type
+            )),
         },
         Ok(None) => Ok(()),
         Err(e) => Err(e),
@@ -97,6 +100,9 @@ fn revoke_token(app: &AppState, conn: &Connection) -> Result<Option<String>, Str
 
 /// Zoom's `app_deauthorized` event, after its signature was checked.
 pub struct Deauthorization {
+    /// Names the event for deduplication: Zoom's payload `signature`, which a
+    /// replay or a retry repeats.
+    pub event_id: String,
     pub client_id: String,
     pub user_id: String,
     pub account_id: String,
@@ -104,17 +110,24 @@ pub struct Deauthorization {
 }
 
 /// What a deauthorization changed.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Deauthorized {
     /// The event was for another Zoom app; nothing changed.
     OtherApp,
+    /// This event was already handled (a replay or a retry); nothing changed.
+    AlreadyHandled,
     /// These many connections were revoked and their tokens erased.
     Revoked(usize),
 }
 
-/// Marks the matching connections `revoked` and erases their tokens.
-/// Repeating the event changes nothing.
+/// Marks the connections of the removed app `revoked` and erases their
+/// tokens. A replayed event, or one older than a connection's latest
+/// authorization, changes nothing.
 pub async fn deauthorize(app: &AppState, d: Deauthorization) -> ServiceResult<Deauthorized> {
-    if app.config.zoom_client_id.as_deref() != Some(d.client_id.as_str()) {
+    let config = &app.config;
+    let user_app = config.zoom_client_id.as_deref() == Some(d.client_id.as_str());
+    let account_app = config.zoom_account_client_id.as_deref() == Some(d.client_id.as_str());
+    if !user_app && !account_app {
         return Ok(Deauthorized::OtherApp);
     }
     if d.user_id.is_empty() && d.account_id.is_empty() {
@@ -123,16 +136,53 @@ pub async fn deauthorize(app: &AppState, d: Deauthorization) -> ServiceResult<De
             "payload names neither user_id nor account_id",
         ));
     }
-    // An account-level grant is revoked when its installer removes the app;
-    // another admin's removal surfaces as invalid_grant on the next refresh.
-    let when = d
-        .deauthorization_time
-        .unwrap_or_else(|| rfc3339(app.clock.now()));
-    let reason = format!("the app was removed in Zoom at {when}; the user must authorize again");
-    let changed = app
-        .store
-        .deauthorize_connections(&d.user_id, &d.account_id, &reason, app.clock.now())
-        .await?;
+    let now = app.clock.now();
+    let deauthorized_at = match d.deauthorization_time.as_deref() {
+        Some(raw) => parse_instant(raw).ok_or_else(|| {
+            ServiceError::invalid(
+                "invalid_body",
+                "deauthorization_time is not an RFC 3339 instant",
+            )
+        })?,
+        None => now,
+    };
+    let event_key = format!(
+        "zoom:app_deauthorized:{}",
+        sha256_hex(d.event_id.as_bytes())
+    );
+    if !app.store.record_webhook_event(&event_key, now).await? {
+        return Ok(Deauthorized::AlreadyHandled);
+    }
+    // An admin-managed app removed from an account ends that account's
+    // connections everywhere. One app serving both kinds cannot say which kind
+    // was removed, so there only the installer's account connection goes.
+    let account_connections = if account_app {
+        AccountReach::WholeAccount
+    } else if config.single_zoom_app() {
+        AccountReach::Installer
+    } else {
+        AccountReach::None
+    };
+    let query = Deauthorize {
+        zoom_user_id: d.user_id,
+        zoom_account_id: d.account_id,
+        user_connections: user_app,
+        account_connections,
+        deauthorized_at,
+        reason: format!(
+            "the app was removed in Zoom at {}; the user must authorize again",
+            rfc3339(deauthorized_at)
+        ),
+        now,
+    };
+    let changed = match app.store.deauthorize_connections(&query).await {
+        Ok(changed) => changed,
+        Err(err) => {
+            // Let Zoom's retry do the work we could not.
+            let _ = app.store.forget_webhook_event(&event_key).await;
+            return Err(err.into());
+        }
+    };
     for conn in &changed {
         app.forget_tokens(&conn.org_id);
         app.audit(
@@ -146,4 +196,10 @@ pub async fn deauthorize(app: &AppState, d: Deauthorization) -> ServiceResult<De
     }
     tracing::info!(count = changed.len(), "connections deauthorized");
     Ok(Deauthorized::Revoked(changed.len()))
+}
+
+fn parse_instant(raw: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
 }

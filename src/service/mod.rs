@@ -32,6 +32,21 @@ pub enum Claim<T> {
 }
 
 impl<T> Claim<T> {
+    /// What a look (without using it) at a one-time record finds.
+    fn peek<R>(
+        row: Option<R>,
+        used: impl Fn(&R) -> bool,
+        expires_at: impl Fn(&R) -> i64,
+        now: i64,
+    ) -> Result<R, Claim<T>> {
+        match row {
+            None => Err(Claim::Unknown),
+            Some(r) if used(&r) => Err(Claim::AlreadyUsed),
+            Some(r) if expires_at(&r) <= now => Err(Claim::Expired),
+            Some(r) => Ok(r),
+        }
+    }
+
     /// Carries a store claim over; the record itself stays in the service.
     fn from_store<R>(consumed: crate::store::Consumed<R>) -> Result<R, Claim<T>> {
         use crate::store::Consumed;

@@ -129,6 +129,11 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
+                Ok(sqlx::query_as("SELECT * FROM connect_sessions WHERE token_hash = $1")
+                    .bind(token_hash).fetch_optional(&self.pool).await?)
+            }
+
             async fn consume_connect_session(&self, token_hash: &str, now: i64) -> StoreResult<Consumed<ConnectSession>> {
                 let claimed: Option<ConnectSession> = sqlx::query_as("UPDATE connect_sessions SET consumed_at = $2 WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING *")
                     .bind(token_hash).bind(now).fetch_optional(&self.pool).await?;
@@ -173,9 +178,9 @@ macro_rules! impl_store {
             }
 
             async fn upsert_connection(&self, c: &Connection) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO connections (id, org_id, app_type, subject, zoom_user_id, zoom_account_id, email, role_name, status, status_reason, scopes, access_token, refresh_token, access_expires_at, version, lease_owner, lease_until, last_refreshed_at, created_at, updated_at) \
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $10, $11, $12, 0, NULL, NULL, NULL, $13, $13) \
-                    ON CONFLICT (org_id, app_type, subject) DO UPDATE SET zoom_user_id = excluded.zoom_user_id, zoom_account_id = excluded.zoom_account_id, email = excluded.email, role_name = excluded.role_name, status = 'active', status_reason = NULL, scopes = excluded.scopes, access_token = excluded.access_token, refresh_token = excluded.refresh_token, access_expires_at = excluded.access_expires_at, version = connections.version + 1, lease_owner = NULL, lease_until = NULL, updated_at = excluded.updated_at \
+                let done = sqlx::query("INSERT INTO connections (id, org_id, app_type, subject, zoom_user_id, zoom_account_id, email, role_name, status, status_reason, scopes, access_token, refresh_token, access_expires_at, version, lease_owner, lease_until, last_refreshed_at, created_at, updated_at, authorized_at) \
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $10, $11, $12, 0, NULL, NULL, NULL, $13, $13, $13) \
+                    ON CONFLICT (org_id, app_type, subject) DO UPDATE SET zoom_user_id = excluded.zoom_user_id, zoom_account_id = excluded.zoom_account_id, email = excluded.email, role_name = excluded.role_name, status = 'active', status_reason = NULL, scopes = excluded.scopes, access_token = excluded.access_token, refresh_token = excluded.refresh_token, access_expires_at = excluded.access_expires_at, version = connections.version + 1, lease_owner = NULL, lease_until = NULL, updated_at = excluded.updated_at, authorized_at = excluded.authorized_at \
                     WHERE connections.id = excluded.id")
                     .bind(&c.id).bind(&c.org_id).bind(&c.app_type).bind(&c.subject).bind(&c.zoom_user_id)
                     .bind(&c.zoom_account_id).bind(&c.email).bind(&c.role_name).bind(&c.scopes)
@@ -209,10 +214,56 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn deauthorize_connections(&self, zoom_user_id: &str, zoom_account_id: &str, reason: &str, now: i64) -> StoreResult<Vec<Connection>> {
-                Ok(sqlx::query_as("UPDATE connections SET status = 'revoked', status_reason = $3, access_token = NULL, refresh_token = NULL, access_expires_at = NULL, version = version + 1, lease_owner = NULL, lease_until = NULL, updated_at = $4 \
-                    WHERE status <> 'revoked' AND ((app_type = 'user' AND zoom_user_id = $1) OR (app_type = 'account' AND zoom_account_id = $2 AND (zoom_user_id = $1 OR $1 = ''))) RETURNING *")
-                    .bind(zoom_user_id).bind(zoom_account_id).bind(reason).bind(now).fetch_all(&self.pool).await?)
+            async fn deauthorize_connections(&self, d: &Deauthorize) -> StoreResult<Vec<Connection>> {
+                Ok(sqlx::query_as(
+                    "UPDATE connections SET status = 'revoked', status_reason = $3, access_token = NULL, \
+                     refresh_token = NULL, access_expires_at = NULL, version = version + 1, \
+                     lease_owner = NULL, lease_until = NULL, updated_at = $4 \
+                     WHERE status <> 'revoked' AND COALESCE(authorized_at, 0) <= $7 AND ( \
+                       ($5 = 1 AND app_type = 'user' AND zoom_user_id = $1) \
+                       OR ($6 = 2 AND app_type = 'account' AND zoom_account_id = $2) \
+                       OR ($6 = 1 AND app_type = 'account' AND zoom_account_id = $2 \
+                           AND (zoom_user_id = $1 OR $1 = ''))) \
+                     RETURNING *",
+                )
+                .bind(&d.zoom_user_id)
+                .bind(&d.zoom_account_id)
+                .bind(&d.reason)
+                .bind(d.now)
+                .bind(i64::from(d.user_connections))
+                .bind(d.account_connections.code())
+                .bind(d.deauthorized_at)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn forget_webhook_event(&self, id: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM webhook_events WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn active_grant_exists(&self, app_type: crate::domain::AppType, subject: &str) -> StoreResult<bool> {
+                let found: Option<(String,)> = sqlx::query_as(
+                    "SELECT id FROM connections WHERE app_type = $1 AND subject = $2 \
+                     AND status = 'active' LIMIT 1",
+                )
+                .bind(app_type)
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
+            async fn record_webhook_event(&self, id: &str, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO webhook_events (id, received_at) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn connections_expiring_before(&self, before: i64, limit: i64) -> StoreResult<Vec<Connection>> {
@@ -286,6 +337,11 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn admin_link(&self, token_hash: &str) -> StoreResult<Option<AdminLink>> {
+                Ok(sqlx::query_as("SELECT * FROM admin_links WHERE token_hash = $1")
+                    .bind(token_hash).fetch_optional(&self.pool).await?)
+            }
+
             async fn consume_admin_link(&self, token_hash: &str, now: i64) -> StoreResult<Consumed<AdminLink>> {
                 let claimed: Option<AdminLink> = sqlx::query_as("UPDATE admin_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING *")
                     .bind(token_hash).bind(now).fetch_optional(&self.pool).await?;
@@ -301,14 +357,32 @@ macro_rules! impl_store {
             }
 
             async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
-                sqlx::query("INSERT INTO admin_sessions (id_hash, org_id, email, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&s.id_hash).bind(&s.org_id).bind(&s.email).bind(s.expires_at).bind(s.created_at)
-                    .execute(&self.pool).await?;
+                sqlx::query(
+                    "INSERT INTO admin_sessions (id_hash, org_id, email, expires_at, created_at, last_seen_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(&s.id_hash).bind(&s.org_id).bind(&s.email).bind(s.expires_at).bind(s.created_at)
+                .execute(&self.pool).await?;
                 Ok(())
             }
 
-            async fn admin_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<AdminSession>> {
-                Ok(sqlx::query_as("SELECT * FROM admin_sessions WHERE id_hash = $1 AND expires_at > $2").bind(id_hash).bind(now).fetch_optional(&self.pool).await?)
+            async fn end_admin_sessions(&self, org_id: &str, email: &str) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM admin_sessions WHERE org_id = $1 AND email = $2")
+                    .bind(org_id).bind(email).execute(&self.pool).await?.rows_affected())
+            }
+
+            async fn admin_session(&self, id_hash: &str, now: i64, idle_since: i64) -> StoreResult<Option<AdminSession>> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM admin_sessions WHERE id_hash = $1 AND expires_at > $2 \
+                     AND COALESCE(last_seen_at, created_at) > $3",
+                )
+                .bind(id_hash).bind(now).bind(idle_since).fetch_optional(&self.pool).await?)
+            }
+
+            async fn touch_admin_session(&self, id_hash: &str, now: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE admin_sessions SET last_seen_at = $2 WHERE id_hash = $1")
+                    .bind(id_hash).bind(now).execute(&self.pool).await?;
+                Ok(())
             }
 
             async fn delete_admin_session(&self, id_hash: &str) -> StoreResult<()> {
@@ -324,6 +398,7 @@ macro_rules! impl_store {
                     "DELETE FROM connect_sessions WHERE expires_at < $1",
                     "DELETE FROM admin_links WHERE expires_at < $1",
                     "DELETE FROM admin_sessions WHERE expires_at < $1",
+                    "DELETE FROM webhook_events WHERE received_at < $1",
                 ] {
                     removed += sqlx::query(sql).bind(before).execute(&self.pool).await?.rows_affected();
                 }

@@ -57,6 +57,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool>;
 
     async fn insert_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
+    /// Reads a session without using it up.
+    async fn connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
     /// Marks the session consumed if it is live and unused, in one statement.
     async fn consume_connect_session(
         &self,
@@ -99,13 +101,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Zoom says the app was removed: revoke and erase the matching grants.
     /// Returns only rows that changed, so a repeated event changes nothing.
-    async fn deauthorize_connections(
+    async fn deauthorize_connections(&self, d: &Deauthorize) -> StoreResult<Vec<Connection>>;
+    /// True when some org holds an active grant for this subject (Zoom user
+    /// or account) made with the app of `app_type`.
+    async fn active_grant_exists(
         &self,
-        zoom_user_id: &str,
-        zoom_account_id: &str,
-        reason: &str,
-        now: i64,
-    ) -> StoreResult<Vec<Connection>>;
+        app_type: crate::domain::AppType,
+        subject: &str,
+    ) -> StoreResult<bool>;
+    /// Remembers a webhook event; false when it was seen before.
+    async fn record_webhook_event(&self, id: &str, now: i64) -> StoreResult<bool>;
+    async fn forget_webhook_event(&self, id: &str) -> StoreResult<()>;
     async fn connections_expiring_before(
         &self,
         before: i64,
@@ -136,6 +142,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool>;
 
     async fn insert_admin_link(&self, link: &AdminLink) -> StoreResult<()>;
+    /// Reads a link without using it up.
+    async fn admin_link(&self, token_hash: &str) -> StoreResult<Option<AdminLink>>;
     async fn consume_admin_link(
         &self,
         token_hash: &str,
@@ -144,7 +152,16 @@ pub trait Store: Send + Sync + 'static {
     /// Emails that were ever sent an admin link for the org: its known admins.
     async fn admin_emails(&self, org_id: &str) -> StoreResult<Vec<String>>;
     async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()>;
-    async fn admin_session(&self, id_hash: &str, now: i64) -> StoreResult<Option<AdminSession>>;
+    /// Ends every session of `email` on the org; returns how many.
+    async fn end_admin_sessions(&self, org_id: &str, email: &str) -> StoreResult<u64>;
+    /// A live session: not expired, and seen since `idle_since`.
+    async fn admin_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+        idle_since: i64,
+    ) -> StoreResult<Option<AdminSession>>;
+    async fn touch_admin_session(&self, id_hash: &str, now: i64) -> StoreResult<()>;
     async fn delete_admin_session(&self, id_hash: &str) -> StoreResult<()>;
 
     /// Deletes one-time records (connect sessions, pending authorizations,

@@ -88,6 +88,41 @@ pub struct Connection {
     pub last_refreshed_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the grant was last given (created or re-authorized).
+    pub authorized_at: Option<i64>,
+}
+
+/// Which connections a Zoom deauthorization reaches.
+#[derive(Debug, Clone)]
+pub struct Deauthorize {
+    pub zoom_user_id: String,
+    pub zoom_account_id: String,
+    /// User-level connections of `zoom_user_id`.
+    pub user_connections: bool,
+    pub account_connections: AccountReach,
+    /// Grants given after this instant are newer than the event and stay.
+    pub deauthorized_at: i64,
+    pub reason: String,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountReach {
+    None,
+    /// Only where `zoom_user_id` installed it (one app serves both kinds).
+    Installer,
+    /// Every account-level connection on `zoom_account_id`, in every org.
+    WholeAccount,
+}
+
+impl AccountReach {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Self::None => 0,
+            Self::Installer => 1,
+            Self::WholeAccount => 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -180,4 +215,5 @@ pub struct AdminSession {
     pub email: String,
     pub expires_at: i64,
     pub created_at: i64,
+    pub last_seen_at: Option<i64>,
 }

@@ -155,12 +155,11 @@ async fn call_upstream(app: &AppState, snap: &Snapshot) -> Result<TokenSet, Upst
     };
     match snap {
         Snapshot::Connection(c) => {
-            let (Some(id), Some(secret)) =
-                (&app.config.zoom_client_id, &app.config.zoom_client_secret)
-            else {
-                return Err(UpstreamError::Protocol(
-                    "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET are not configured".into(),
-                ));
+            let Some((id, secret)) = app.config.zoom_app(c.app_type) else {
+                return Err(UpstreamError::Protocol(format!(
+                    "no Zoom app is configured for {} connections",
+                    c.app_type
+                )));
             };
             let sealed = c
                 .refresh_token

@@ -4,6 +4,8 @@
 //! It holds no use case; those live in `service/`.
 
 pub mod bodies;
+pub mod cookies;
+pub mod form_guard;
 pub mod pages;
 pub mod views;
 

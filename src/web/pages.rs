@@ -13,13 +13,31 @@ pub enum Tone {
     Success,
     Warning,
     Error,
+    Info,
 }
 
 pub fn page(status: StatusCode, tone: Tone, title: &str, body: Markup) -> Response {
+    render(status, tone, title, body, None)
+}
+
+/// A page whose form's POST answers with a redirect to `redirect_origin`:
+/// `form-action` must allow that origin, or the browser stops the redirect.
+pub fn form_page(title: &str, body: Markup, redirect_origin: Option<&str>) -> Response {
+    render(StatusCode::OK, Tone::Info, title, body, redirect_origin)
+}
+
+fn render(
+    status: StatusCode,
+    tone: Tone,
+    title: &str,
+    body: Markup,
+    redirect_origin: Option<&str>,
+) -> Response {
     let (class, icon) = match tone {
         Tone::Success => ("tone-success", "✓"),
         Tone::Warning => ("tone-warning", "⚠"),
         Tone::Error => ("tone-error", "✕"),
+        Tone::Info => ("tone-info", "→"),
     };
     let markup = html! {
         (DOCTYPE)
@@ -41,10 +59,17 @@ pub fn page(status: StatusCode, tone: Tone, title: &str, body: Markup) -> Respon
         }
     };
     let mut response = (status, markup).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
-    );
+    let csp = match redirect_origin {
+        None => HeaderValue::from_static(PAGE_CSP),
+        Some(origin) => HeaderValue::from_str(&PAGE_CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        ))
+        .unwrap_or(HeaderValue::from_static(PAGE_CSP)),
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, csp);
     response
 }
 

@@ -83,6 +83,17 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+async fn click(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Waits until the element's text contains `needle`.
 async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -145,8 +156,11 @@ async fn an_admin_migrates_from_jwt_to_oauth_in_chromium() {
         return;
     };
 
-    // 1. Sign in through an admin link.
+    // 1. Sign in through an admin link: its page, then its Sign in button.
     c.goto(&admin_link(&app).await).await.unwrap();
+    wait_text(&c, "h1", "Sign in").await;
+    shot(&c, "0-sign-in-page").await;
+    click(&c, "button.primary").await;
     // 2. The JWT-only org shows the warning.
     let title = wait_text(&c, "#migration-title", "Still on JWT").await;
     assert!(title.contains("days left"), "{title}");
@@ -161,13 +175,12 @@ async fn an_admin_migrates_from_jwt_to_oauth_in_chromium() {
     );
     shot(&c, "1-jwt-warning").await;
 
-    // 3. Authorize and consent on the sandbox Zoom.
-    c.find(Locator::Css("#authorize"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // 3. Authorize: confirm on the connect page, then consent on the sandbox Zoom.
+    click(&c, "#authorize").await;
+    let kind = wait_text(&c, "dl", "CRM user").await;
+    assert!(kind.contains("admin@acme.example"), "{kind}");
+    shot(&c, "2a-connect-page").await;
+    click(&c, "button.primary").await;
     let email = c
         .wait()
         .at_most(Duration::from_secs(15))
@@ -215,11 +228,8 @@ async fn a_used_sign_in_link_shows_a_readable_page_in_chromium() {
     let app = spawn_app_with(&[]).await;
     let link = admin_link(&app).await;
     assert_eq!(
-        crate::helpers::browser()
-            .get(&link)
-            .send()
+        crate::helpers::submit_link_page(&crate::helpers::browser(), &link)
             .await
-            .unwrap()
             .status(),
         reqwest::StatusCode::SEE_OTHER
     );

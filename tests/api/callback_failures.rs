@@ -181,13 +181,23 @@ async fn a_callback_in_another_browser_is_refused() {
 async fn connect_links_are_single_use_and_expire() {
     let app = spawn_app().await;
     let url = app.connect_url("ann@acme.example", "user", None).await;
+    // Looking at the page uses nothing: twice is fine, and it never redirects.
+    for _ in 0..2 {
+        let page = browser().get(&url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.headers().get("location").is_none());
+    }
     assert_eq!(
-        browser().get(&url).send().await.unwrap().status(),
-        StatusCode::FOUND
+        crate::helpers::submit_link_page(&browser(), &url)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
     );
     let again = browser().get(&url).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::GONE);
     assert!(again.text().await.unwrap().contains("start again"));
+    let resubmitted = crate::helpers::submit_link_page(&browser(), &url).await;
+    assert_eq!(resubmitted.status(), StatusCode::GONE);
     let stale = app.connect_url("ann@acme.example", "user", None).await;
     app.app.clock.advance(601);
     let expired = browser().get(&stale).send().await.unwrap();
@@ -326,11 +336,30 @@ async fn zoom_errors_in_the_query_are_escaped() {
 }
 
 #[tokio::test]
-async fn a_broker_without_a_zoom_app_shows_an_error_page_and_redirects_nowhere() {
+async fn a_session_for_an_app_type_without_a_zoom_app_is_refused() {
     let app = crate::helpers::spawn_app_with(&[("ZOOM_CLIENT_ID", "")]).await;
-    let url = app.connect_url("ann@acme.example", "user", None).await;
-    let page = browser().get(&url).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(page.headers().get("location").is_none());
-    assert!(page.text().await.unwrap().contains("Something went wrong"));
+    for app_type in ["user", "account"] {
+        let response = app.create_session("ann@acme.example", app_type, None).await;
+        assert_eq!(
+            crate::helpers::error_code(response, StatusCode::BAD_REQUEST).await,
+            "app_type_unavailable"
+        );
+    }
+    let with_account_app = crate::helpers::spawn_app_with(&[
+        ("ZOOM_CLIENT_ID", ""),
+        ("ZOOM_ACCOUNT_CLIENT_ID", "account-app"),
+        ("ZOOM_ACCOUNT_CLIENT_SECRET", "account-secret"),
+    ])
+    .await;
+    let user = with_account_app
+        .create_session("ann@acme.example", "user", None)
+        .await;
+    assert_eq!(
+        crate::helpers::error_code(user, StatusCode::BAD_REQUEST).await,
+        "app_type_unavailable"
+    );
+    let account = with_account_app
+        .create_session("ann@acme.example", "account", None)
+        .await;
+    assert_eq!(account.status(), StatusCode::CREATED);
 }

@@ -17,14 +17,17 @@ async fn connect_link_redirects_to_zoom_with_state_pkce_and_a_bound_cookie() {
     let url = created["url"].as_str().unwrap();
     assert!(url.starts_with(&format!("{}/connect/", app.base)));
     assert!(created["expires_at"].as_str().unwrap().ends_with('Z'));
-    let response = browser().get(url).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::FOUND);
+    let response = crate::helpers::submit_link_page(&browser(), url).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["referrer-policy"], "no-referrer");
     assert_eq!(response.headers()["cache-control"], "no-store");
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("tb_oauth_"))
+        .expect("a browser-binding cookie");
     assert!(
         cookie.contains("HttpOnly")
             && cookie.contains("SameSite=Lax")
@@ -59,7 +62,7 @@ async fn connect_link_redirects_to_zoom_with_state_pkce_and_a_bound_cookie() {
 async fn scope_is_omitted_when_not_configured() {
     let app = spawn_app().await;
     let url = app.connect_url("ann@acme.example", "user", None).await;
-    let response = browser().get(&url).send().await.unwrap();
+    let response = crate::helpers::submit_link_page(&browser(), &url).await;
     assert!(!location(&response).contains("scope="));
 }
 
@@ -336,8 +339,10 @@ async fn expired_one_time_records_are_pruned_and_live_ones_kept() {
     let app = spawn_app().await;
     let url = app.connect_url("ann@acme.example", "user", None).await;
     assert_eq!(
-        browser().get(&url).send().await.unwrap().status(),
-        StatusCode::FOUND
+        crate::helpers::submit_link_page(&browser(), &url)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
     );
     let (_admin, _) = app.admin_browser("admin@acme.example").await;
     app.app.clock.advance(2 * 86_400);
@@ -347,7 +352,9 @@ async fn expired_one_time_records_are_pruned_and_live_ones_kept() {
     assert_eq!(app.app.store.prune_expired(now - 86_400).await.unwrap(), 4);
     assert_eq!(app.app.store.prune_expired(now - 86_400).await.unwrap(), 0);
     assert_eq!(
-        browser().get(&live).send().await.unwrap().status(),
-        StatusCode::FOUND
+        crate::helpers::submit_link_page(&browser(), &live)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
     );
 }

@@ -21,10 +21,16 @@ async fn admin_links_sign_in_once_with_a_strict_cookie() {
     let url = link["url"].as_str().unwrap();
     assert!(url.starts_with(&format!("{}/admin/login/", app.base)));
     let b = browser();
-    let landed = b.get(url).send().await.unwrap();
+    let landed = crate::helpers::submit_link_page(&b, url).await;
     assert_eq!(landed.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&landed), "/admin/");
-    let cookie = landed.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = landed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("tb_admin="))
+        .expect("a session cookie");
     assert!(
         cookie.contains("HttpOnly")
             && cookie.contains("SameSite=Strict")
@@ -206,7 +212,7 @@ async fn an_admin_session_never_reaches_another_org() {
         .await
         .unwrap();
     let b = browser();
-    b.get(link["url"].as_str().unwrap()).send().await.unwrap();
+    crate::helpers::submit_link_page(&b, link["url"].as_str().unwrap()).await;
     let overview: Value = b
         .get(format!("{}/admin/api/overview", app.base))
         .send()

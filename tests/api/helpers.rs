@@ -35,6 +35,13 @@ pub struct TestApp {
     pub api: Client,
     _stop: oneshot::Sender<()>,
     _db: TestDb,
+    vars: HashMap<String, String>,
+}
+
+/// Another broker process-in-a-task on the same database and public URL.
+pub struct SecondServer {
+    pub base: String,
+    _stop: oneshot::Sender<()>,
 }
 
 pub enum TestDb {
@@ -113,6 +120,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         vars.insert(k.to_string(), v.to_string());
     }
     let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+    let saved_vars = vars.clone();
     let keyring = config.keyring.clone().unwrap();
     let store = store::connect(&config.database_url)
         .await
@@ -150,6 +158,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         api: Client::builder().redirect(Policy::none()).build().unwrap(),
         _stop: stop,
         _db: db,
+        vars: saved_vars,
     };
     test_app.start_sandbox_on(sandbox_listener);
     test_app
@@ -175,6 +184,32 @@ pub fn browser() -> Client {
         .unwrap()
 }
 
+/// The hidden `form_token` of a page's form.
+pub fn form_token(html: &str) -> String {
+    let marker = "name=\"form_token\" value=\"";
+    let start = html.find(marker).expect("a form_token field") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// Opens a one-time link's page and submits its form as the page itself
+/// would (same origin, with its token). Returns the POST's answer, or the
+/// GET's when the page shows no form.
+pub async fn submit_link_page(browser: &Client, url: &str) -> Response {
+    let page = browser.get(url).send().await.unwrap();
+    if page.status() != StatusCode::OK {
+        return page;
+    }
+    let token = form_token(&page.text().await.unwrap());
+    let parsed = url::Url::parse(url).unwrap();
+    browser
+        .post(url)
+        .header("origin", parsed.origin().ascii_serialization())
+        .form(&[("form_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn location(response: &Response) -> String {
     response
         .headers()
@@ -186,6 +221,30 @@ pub fn location(response: &Response) -> String {
 }
 
 impl TestApp {
+    /// Starts a second broker on the same database, under the same public URL
+    /// (as a replica behind one load balancer would be), with `overrides`.
+    pub async fn second_server(&self, overrides: &[(&str, &str)]) -> SecondServer {
+        let mut vars = self.vars.clone();
+        for (k, v) in overrides {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("valid config");
+        let keyring = config.keyring.clone().unwrap();
+        let store = store::connect(&config.database_url).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = App::new(config, keyring, store).into_state();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(tokenbroker::launch_with_tcp_listener(
+            listener,
+            app,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        SecondServer { base, _stop: stop }
+    }
+
     fn start_sandbox_on(&mut self, listener: TcpListener) {
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(sandbox::launch_with_tcp_listener(
@@ -312,11 +371,11 @@ impl TestApp {
         role: &str,
         decision: &str,
     ) -> String {
-        let to_zoom = browser.get(connect_url).send().await.unwrap();
+        let to_zoom = submit_link_page(browser, connect_url).await;
         assert_eq!(
             to_zoom.status(),
-            StatusCode::FOUND,
-            "connect link should redirect to Zoom"
+            StatusCode::SEE_OTHER,
+            "confirming the connect page should redirect to Zoom"
         );
         let authorize = url::Url::parse(&location(&to_zoom)).unwrap();
         let consent_page = browser.get(authorize.clone()).send().await.unwrap();
@@ -389,7 +448,7 @@ impl TestApp {
             .unwrap()
             .to_string();
         let browser = browser();
-        let landed = browser.get(&url).send().await.unwrap();
+        let landed = submit_link_page(&browser, &url).await;
         assert_eq!(landed.status(), StatusCode::SEE_OTHER);
         let overview: Value = browser
             .get(format!("{}/admin/api/overview", self.base))

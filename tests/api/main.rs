@@ -15,4 +15,6 @@ mod process;
 mod refresh;
 mod refresh_failures;
 mod replicas;
+mod sign_in;
+mod tenant_integrity;
 mod webhooks;

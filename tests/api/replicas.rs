@@ -110,7 +110,7 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         .unwrap();
     let connect_url = session["url"].as_str().unwrap().to_string();
     let browser = browser();
-    let authorize = location(&browser.get(&connect_url).send().await.unwrap());
+    let authorize = location(&crate::helpers::submit_link_page(&browser, &connect_url).await);
     let mut form: Vec<(String, String)> = url::Url::parse(&authorize)
         .unwrap()
         .query_pairs()

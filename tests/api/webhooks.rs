@@ -28,10 +28,13 @@ async fn post(
         .unwrap()
 }
 
+/// A new deauthorization event, dated now: each has its own signature.
 fn deauth(user_id: &str, account_id: &str, client_id: &str) -> Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     json!({ "event": "app_deauthorized", "payload": {
         "account_id": account_id, "user_id": user_id, "client_id": client_id,
-        "signature": "x", "deauthorization_time": "2026-11-23T10:00:00Z" } })
+        "signature": uuid::Uuid::new_v4().to_string(),
+        "deauthorization_time": tokenbroker::domain::rfc3339(now) } })
 }
 
 async fn ann_connection(app: &TestApp) -> (String, Value) {

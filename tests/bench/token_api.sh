@@ -67,7 +67,10 @@ bench_db() {
   local link auth q cb
   link=$(curl -sf -H "Authorization: Bearer $KEY" -H 'content-type: application/json' \
     -d '{"org":"bench","email":"bench@bench.example","app_type":"user"}' "$base/api/v1/connect-sessions" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
-  auth=$(curl -s -c "$WORK/jar" -b "$WORK/jar" -o /dev/null -w '%{redirect_url}' "$link")
+  # The connect page, then its own form (same origin, with the page's token).
+  form_token=$(curl -sf -c "$WORK/jar" -b "$WORK/jar" "$link" | sed -n 's/.*name="form_token" value="\([^"]*\)".*/\1/p')
+  auth=$(curl -s -c "$WORK/jar" -b "$WORK/jar" -o /dev/null -w '%{redirect_url}' \
+    -H "origin: $base" --data "form_token=$form_token" "$link")
   q="${auth#*\?}"
   cb=$(curl -s -o /dev/null -w '%{redirect_url}' -X POST "$zoom/oauth/authorize" --data "$q&email=bench%40bench.example&role=Member&decision=allow")
   curl -sf -c "$WORK/jar" -b "$WORK/jar" -o /dev/null "$cb"

@@ -46,6 +46,15 @@ pub(super) async fn finish_with(
                 p { "Nothing was saved. Sign out of Zoom, then start again from your CRM and approve the app with the Zoom account that uses " strong { (crm) } "." }
             },
         ),
+        Outcome::AccountMismatch => page(
+            StatusCode::FORBIDDEN,
+            Tone::Error,
+            "This org is connected to another Zoom account",
+            html! {
+                p { "Your CRM org already uses an account-level connection to a different Zoom account, so this approval was refused and nothing was saved." }
+                p { "To move the org to another Zoom account, an admin first disconnects the current connection in the CRM's Zoom settings, then authorizes again." }
+            },
+        ),
         Outcome::NotAdmin { role } => page(
             StatusCode::FORBIDDEN,
             Tone::Error,
