@@ -15,4 +15,5 @@ mod process;
 mod refresh;
 mod refresh_failures;
 mod replicas;
+mod store;
 mod webhooks;
