@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::api::new_api_key;
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::config::{Config, ConfigError};
 use crate::crypto::Keyring;
-use crate::domain::OrgSlug;
+use crate::domain::{Email, OrgSlug};
 use crate::store::{self, DynStore, Org};
 
 #[derive(Parser)]
@@ -27,6 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Broker and sandbox Zoom on one machine, zero configuration.
+    #[cfg_attr(not(feature = "sandbox"), command(about = NO_SANDBOX_HELP))]
     Demo {
         #[arg(long, default_value = "127.0.0.1:8090")]
         sandbox_bind: SocketAddr,
@@ -36,11 +37,12 @@ enum Command {
     /// Apply pending migrations, then exit.
     Migrate,
     /// Run only the sandbox Zoom.
+    #[cfg_attr(not(feature = "sandbox"), command(about = NO_SANDBOX_HELP))]
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8090")]
         bind: SocketAddr,
-        /// Lifetime of issued access tokens, in seconds.
-        #[arg(long, default_value_t = crate::sandbox::DEFAULT_ACCESS_TTL)]
+        /// Lifetime of issued access tokens, in seconds (Zoom's is 3600).
+        #[arg(long, default_value_t = 3600)]
         access_token_ttl: i64,
     },
     /// Manage orgs (tenants).
@@ -151,11 +153,15 @@ async fn run(command: Command) -> Result<(), CliError> {
             println!("{}", Keyring::generate_key_b64());
             Ok(())
         }
+        #[cfg(feature = "sandbox")]
         Command::Demo { sandbox_bind } => crate::demo::run(sandbox_bind).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox {
             bind,
             access_token_ttl,
         } => crate::demo::run_sandbox_only(bind, access_token_ttl).await,
+        #[cfg(not(feature = "sandbox"))]
+        Command::Demo { .. } | Command::Sandbox { .. } => Err(CliError::Failed(NO_SANDBOX.into())),
         Command::Serve => serve().await,
         Command::Migrate => {
             let config = Config::from_env()?;
@@ -224,7 +230,7 @@ async fn run(command: Command) -> Result<(), CliError> {
             let store = open_store(&config).await?;
             let org = find_org(&store, &org).await?;
             let app = App::new(config, keyring, store).into_state();
-            let url = crate::demo::admin_link(&app, &org, &email).await?;
+            let url = admin_link(&app, &org, &email).await?;
             println!("{url}");
             Ok(())
         }
@@ -236,6 +242,14 @@ async fn run(command: Command) -> Result<(), CliError> {
         }
     }
 }
+
+/// `demo` and `sandbox` stay in `--help` in every build, so that a build
+/// without the sandbox can say so instead of "unrecognized subcommand".
+#[cfg(not(feature = "sandbox"))]
+const NO_SANDBOX_HELP: &str = "Not in this build: it has no sandbox Zoom";
+#[cfg(not(feature = "sandbox"))]
+const NO_SANDBOX: &str = "this build has no sandbox Zoom (built without the `sandbox` cargo \
+    feature); `demo` and `sandbox` need a default build, e.g. `cargo build --release`";
 
 async fn serve() -> Result<(), CliError> {
     let config = Config::from_env()?;
@@ -275,6 +289,15 @@ pub async fn create_org(store: &DynStore, slug: &str, name: Option<&str>) -> Res
         other => other.into(),
     })?;
     Ok(org)
+}
+
+/// A one-time admin console sign-in link for `email` on `org`.
+pub async fn admin_link(app: &AppState, org: &Org, email: &str) -> Result<String, CliError> {
+    let email = Email::parse(email).map_err(|e| CliError::Failed(e.to_string()))?;
+    let (url, _) = crate::admin::session::issue_link(app, org, &email, "cli")
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    Ok(url)
 }
 
 pub async fn find_org(store: &DynStore, slug: &str) -> Result<Org, CliError> {

@@ -3,10 +3,9 @@
 use std::net::SocketAddr;
 
 use crate::app::{App, AppState};
-use crate::cli::{create_org, open_store, CliError};
+use crate::cli::{admin_link, create_org, open_store, CliError};
 use crate::config::{Config, ConfigError};
 use crate::crypto::Keyring;
-use crate::domain::Email;
 use crate::sandbox::{self, ClientApp, S2sApp, Sandbox};
 use crate::store::Org;
 
@@ -16,15 +15,6 @@ const DEMO_ADMIN: &str = "admin@demo.example";
 pub const SANDBOX_CLIENT_ID: &str = "sandbox-client-id";
 pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const SANDBOX_WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
-
-/// A one-time admin console sign-in link for `email` on `org`.
-pub async fn admin_link(app: &AppState, org: &Org, email: &str) -> Result<String, CliError> {
-    let email = Email::parse(email).map_err(|e| CliError::Failed(e.to_string()))?;
-    let (url, _) = crate::admin::session::issue_link(app, org, &email, "cli")
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    Ok(url)
-}
 
 /// Reuses the demo's master key across runs, so the demo database stays readable.
 fn demo_master_key() -> Result<String, CliError> {

@@ -8,12 +8,14 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod flow;
 pub mod ops;
 pub mod rotate;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod server;
 pub mod store;

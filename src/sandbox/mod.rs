@@ -19,6 +19,9 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+// The sandbox signs webhooks with the very helpers the broker verifies with.
+use crate::app::rfc3339;
+use crate::webhooks::{hmac_hex, signature};
 use state::World;
 pub use state::{ClientApp, Counters, Fault, S2sApp, User};
 
@@ -91,8 +94,8 @@ impl Sandbox {
                 "payload": {
                     "account_id": account_id,
                     "user_id": user_id,
-                    "signature": crate::webhooks::hmac_hex(&secret, user_id.as_bytes()),
-                    "deauthorization_time": crate::app::rfc3339(now),
+                    "signature": hmac_hex(&secret, user_id.as_bytes()),
+                    "deauthorization_time": rfc3339(now),
                     "client_id": client_id,
                 },
             }))
@@ -102,10 +105,7 @@ impl Sandbox {
                 .post(&url)
                 .header("content-type", "application/json")
                 .header("x-zm-request-timestamp", &timestamp)
-                .header(
-                    "x-zm-signature",
-                    crate::webhooks::signature(&secret, &timestamp, &body),
-                )
+                .header("x-zm-signature", signature(&secret, &timestamp, &body))
                 .body(body)
                 .send()
                 .await;
