@@ -187,12 +187,12 @@ macro_rules! string_enum {
 
         impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
         where
-            &'r str: sqlx::Decode<'r, DB>,
+            String: sqlx::Decode<'r, DB>,
         {
             fn decode(
                 value: <DB as sqlx::Database>::ValueRef<'r>,
             ) -> Result<Self, sqlx::error::BoxDynError> {
-                Ok(<&'r str as sqlx::Decode<'r, DB>>::decode(value)?.parse()?)
+                Ok(<String as sqlx::Decode<'r, DB>>::decode(value)?.parse()?)
             }
         }
     };

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod flow;
 pub mod ops;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod server;
 pub mod service;

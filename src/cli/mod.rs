@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::crypto::Keyring;
 
 mod commands;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod support;
 
@@ -28,6 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Broker and sandbox Zoom on one machine, zero configuration.
+    #[cfg_attr(not(feature = "sandbox"), command(about = NO_SANDBOX_HELP))]
     Demo {
         #[arg(long, default_value = "127.0.0.1:8090")]
         sandbox_bind: SocketAddr,
@@ -37,11 +39,12 @@ enum Command {
     /// Apply pending migrations, then exit.
     Migrate,
     /// Run only the sandbox Zoom.
+    #[cfg_attr(not(feature = "sandbox"), command(about = NO_SANDBOX_HELP))]
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8090")]
         bind: SocketAddr,
-        /// Lifetime of issued access tokens, in seconds.
-        #[arg(long, default_value_t = crate::sandbox::DEFAULT_ACCESS_TTL)]
+        /// Lifetime of issued access tokens, in seconds (Zoom's is 3600).
+        #[arg(long, default_value_t = 3600)]
         access_token_ttl: i64,
     },
     /// Manage orgs (tenants).
@@ -132,11 +135,15 @@ async fn run(command: Command) -> Result<(), CliError> {
             println!("{}", Keyring::generate_key_b64());
             Ok(())
         }
+        #[cfg(feature = "sandbox")]
         Command::Demo { sandbox_bind } => demo::run(sandbox_bind).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox {
             bind,
             access_token_ttl,
         } => demo::run_sandbox_only(bind, access_token_ttl).await,
+        #[cfg(not(feature = "sandbox"))]
+        Command::Demo { .. } | Command::Sandbox { .. } => Err(CliError::Failed(NO_SANDBOX.into())),
         Command::Serve => commands::serve().await,
         Command::Migrate => commands::migrate().await,
         Command::Org {
@@ -156,3 +163,11 @@ async fn run(command: Command) -> Result<(), CliError> {
         Command::RotateKeys => commands::rotate_keys().await,
     }
 }
+
+/// `demo` and `sandbox` stay in `--help` in every build, so that a build
+/// without the sandbox can say so instead of "unrecognized subcommand".
+#[cfg(not(feature = "sandbox"))]
+const NO_SANDBOX_HELP: &str = "Not in this build: it has no sandbox Zoom";
+#[cfg(not(feature = "sandbox"))]
+const NO_SANDBOX: &str = "this build has no sandbox Zoom (built without the `sandbox` cargo \
+    feature); `demo` and `sandbox` need a default build, e.g. `cargo build --release`";

@@ -1,434 +1,502 @@
-//! The queries both backends share. The schema is portable (TEXT and BIGINT
-//! only), so one body of SQL serves SQLite and PostgreSQL; this macro stamps
-//! it onto each backend's pool type.
+//! The one implementation of [`Store`]: generic over the sqlx driver, with
+//! the SQL text in `sql.rs`. See the `store` module doc for why this shape.
 
-use super::{SealedColumn, TokenSlot};
+use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-pub(super) fn lease_acquire_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND version = $4 AND status = 'active' AND (lease_until IS NULL OR lease_until < $5)",
-        TokenSlot::S2s => "UPDATE s2s_credentials SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND version = $4 AND (lease_until IS NULL OR lease_until < $5)",
+use super::backend::{Backend, SqlStore};
+use super::one_time::claim_once;
+use super::{map_unique, records::*, sql, SealedColumn, Store, StoreResult, TokenSlot};
+use crate::domain::AppType;
+
+#[async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    fn backend(&self) -> &'static str {
+        DB::LABEL
     }
-}
 
-pub(super) fn lease_release_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => "UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-        TokenSlot::S2s => "UPDATE s2s_credentials SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query(sql::PING).execute(&self.pool).await?;
+        Ok(())
     }
-}
 
-pub(super) fn store_refreshed_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), access_expires_at = $3, scopes = COALESCE($4, scopes), version = version + 1, lease_owner = NULL, lease_until = NULL, last_refreshed_at = $5, updated_at = $5 WHERE id = $6 AND version = $7 AND status = 'active'",
-        // S2S grants carry no refresh token, so the placeholders shift by one.
-        TokenSlot::S2s => "UPDATE s2s_credentials SET access_token = $1, access_expires_at = $2, scopes = COALESCE($3, scopes), version = version + 1, lease_owner = NULL, lease_until = NULL, last_refreshed_at = $4, updated_at = $4 WHERE id = $5 AND version = $6",
+    async fn insert_org(&self, org: &Org) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_ORG)
+            .bind(&org.id)
+            .bind(&org.slug)
+            .bind(&org.name)
+            .bind(org.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_unique(e, format!("org {:?}", org.slug)))?;
+        Ok(())
     }
-}
 
-pub(super) fn sealed_cells_sql(c: SealedColumn) -> String {
-    format!(
-        "SELECT id, {col} AS sealed FROM {table} WHERE id > $1 AND {col} IS NOT NULL ORDER BY id LIMIT $2",
-        col = c.column,
-        table = c.table
-    )
-}
-
-pub(super) fn replace_sealed_sql(c: SealedColumn) -> String {
-    format!(
-        "UPDATE {table} SET {col} = $1 WHERE id = $2 AND {col} = $3",
-        col = c.column,
-        table = c.table
-    )
-}
-
-/// Classifies a one-time record that could not be claimed.
-pub(super) fn classify<T>(
-    row: Option<T>,
-    used: impl Fn(&T) -> bool,
-    expired: impl Fn(&T) -> bool,
-) -> super::Consumed<T> {
-    match row {
-        None => super::Consumed::Unknown,
-        Some(r) if used(&r) => super::Consumed::AlreadyUsed(r),
-        Some(r) if expired(&r) => super::Consumed::Expired(r),
-        // Claimed by a concurrent caller between our two statements.
-        Some(r) => super::Consumed::AlreadyUsed(r),
+    async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<Org>> {
+        let query = sqlx::query_as(sql::ORG_BY_SLUG).bind(slug);
+        Ok(query.fetch_optional(&self.pool).await?)
     }
-}
 
-macro_rules! impl_store {
-    ($ty:ty, $backend:literal) => {
-        #[async_trait::async_trait]
-        impl $crate::store::Store for $ty {
-            fn backend(&self) -> &'static str {
-                $backend
-            }
+    async fn org_by_id(&self, id: &str) -> StoreResult<Option<Org>> {
+        let query = sqlx::query_as(sql::ORG_BY_ID).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
 
-            async fn ping(&self) -> StoreResult<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
-            }
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
+        Ok(sqlx::query_as(sql::LIST_ORGS).fetch_all(&self.pool).await?)
+    }
 
-            async fn insert_org(&self, org: &Org) -> StoreResult<()> {
-                sqlx::query("INSERT INTO orgs (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&org.id).bind(&org.slug).bind(&org.name).bind(org.created_at)
-                    .execute(&self.pool).await
-                    .map_err(|e| map_unique(e, format!("org {:?}", org.slug)))?;
-                Ok(())
-            }
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_API_KEY)
+            .bind(&key.id)
+            .bind(&key.org_id)
+            .bind(&key.secret_hash)
+            .bind(&key.label)
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 
-            async fn org_by_slug(&self, slug: &str) -> StoreResult<Option<Org>> {
-                Ok(sqlx::query_as("SELECT * FROM orgs WHERE slug = $1").bind(slug).fetch_optional(&self.pool).await?)
-            }
+    async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        let query = sqlx::query_as(sql::API_KEY).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
 
-            async fn org_by_id(&self, id: &str) -> StoreResult<Option<Org>> {
-                Ok(sqlx::query_as("SELECT * FROM orgs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
-            }
+    async fn list_api_keys(&self, org_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        let query = sqlx::query_as(sql::LIST_API_KEYS).bind(org_id.map(str::to_string));
+        Ok(query.fetch_all(&self.pool).await?)
+    }
 
-            async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
-                Ok(sqlx::query_as("SELECT * FROM orgs ORDER BY slug").fetch_all(&self.pool).await?)
-            }
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let query = sqlx::query(sql::REVOKE_API_KEY).bind(id).bind(now);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
 
-            async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()> {
-                sqlx::query("INSERT INTO api_keys (id, org_id, secret_hash, label, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&key.id).bind(&key.org_id).bind(&key.secret_hash).bind(&key.label).bind(key.created_at)
-                    .execute(&self.pool).await?;
-                Ok(())
-            }
+    async fn connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
+        let query = sqlx::query_as(sql::CONNECT_SESSION).bind(token_hash);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
 
-            async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
-                Ok(sqlx::query_as("SELECT * FROM api_keys WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
-            }
+    async fn insert_connect_session(&self, s: &ConnectSession) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_CONNECT_SESSION)
+            .bind(&s.id)
+            .bind(&s.org_id)
+            .bind(&s.token_hash)
+            .bind(&s.email)
+            .bind(s.app_type)
+            .bind(&s.return_to)
+            .bind(&s.created_by)
+            .bind(s.expires_at)
+            .bind(s.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 
-            async fn list_api_keys(&self, org_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM api_keys WHERE ($1 IS NULL OR org_id = $1) ORDER BY created_at, id",
-                )
-                .bind(org_id)
-                .fetch_all(&self.pool)
-                .await?)
-            }
+    async fn consume_connect_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Consumed<ConnectSession>> {
+        claim_once(&self.pool, token_hash, now).await
+    }
 
-            async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                )
-                .bind(id)
-                .bind(now)
+    async fn insert_pending_authorization(&self, p: &PendingAuthorization) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_PENDING_AUTHORIZATION)
+            .bind(&p.id)
+            .bind(&p.session_id)
+            .bind(&p.org_id)
+            .bind(&p.state_hash)
+            .bind(&p.pkce_verifier)
+            .bind(&p.email)
+            .bind(p.app_type)
+            .bind(&p.return_to)
+            .bind(p.expires_at)
+            .bind(p.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_pending_authorization(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Consumed<PendingAuthorization>> {
+        claim_once(&self.pool, state_hash, now).await
+    }
+
+    async fn connection(&self, org_id: &str, id: &str) -> StoreResult<Option<Connection>> {
+        let query = sqlx::query_as(sql::CONNECTION).bind(org_id).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn connection_by_id(&self, id: &str) -> StoreResult<Option<Connection>> {
+        let query = sqlx::query_as(sql::CONNECTION_BY_ID).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn connection_by_subject(
+        &self,
+        org_id: &str,
+        app_type: AppType,
+        subject: &str,
+    ) -> StoreResult<Option<Connection>> {
+        let query = sqlx::query_as(sql::CONNECTION_BY_SUBJECT)
+            .bind(org_id)
+            .bind(app_type)
+            .bind(subject);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn upsert_connection(&self, c: &Connection) -> StoreResult<bool> {
+        let done = sqlx::query(sql::UPSERT_CONNECTION)
+            .bind(&c.id)
+            .bind(&c.org_id)
+            .bind(c.app_type)
+            .bind(&c.subject)
+            .bind(&c.zoom_user_id)
+            .bind(&c.zoom_account_id)
+            .bind(&c.email)
+            .bind(&c.role_name)
+            .bind(&c.scopes)
+            .bind(&c.access_token)
+            .bind(&c.refresh_token)
+            .bind(c.access_expires_at)
+            .bind(c.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn list_connections(&self, org_id: &str) -> StoreResult<Vec<Connection>> {
+        let query = sqlx::query_as(sql::LIST_CONNECTIONS).bind(org_id);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn user_connection_for_email(
+        &self,
+        org_id: &str,
+        email: &str,
+    ) -> StoreResult<Option<Connection>> {
+        let query = sqlx::query_as(sql::USER_CONNECTION_FOR_EMAIL)
+            .bind(org_id)
+            .bind(email);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn account_connection(&self, org_id: &str) -> StoreResult<Option<Connection>> {
+        let query = sqlx::query_as(sql::ACCOUNT_CONNECTION).bind(org_id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn delete_connection(&self, org_id: &str, id: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_CONNECTION).bind(org_id).bind(id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn mark_needs_reauth(
+        &self,
+        id: &str,
+        version: i64,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let query = sqlx::query(sql::MARK_NEEDS_REAUTH)
+            .bind(id)
+            .bind(version)
+            .bind(reason)
+            .bind(now);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn deauthorize_connections(&self, d: &Deauthorize) -> StoreResult<Vec<Connection>> {
+        let query = sqlx::query_as(sql::DEAUTHORIZE_CONNECTIONS)
+            .bind(&d.zoom_user_id)
+            .bind(&d.zoom_account_id)
+            .bind(&d.reason)
+            .bind(d.now)
+            .bind(i64::from(d.user_connections))
+            .bind(d.account_connections.code())
+            .bind(d.deauthorized_at);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn active_grant_exists(&self, app_type: AppType, subject: &str) -> StoreResult<bool> {
+        let query = sqlx::query_scalar::<_, String>(sql::ACTIVE_GRANT_EXISTS)
+            .bind(app_type)
+            .bind(subject);
+        Ok(query.fetch_optional(&self.pool).await?.is_some())
+    }
+
+    async fn record_webhook_event(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let query = sqlx::query(sql::RECORD_WEBHOOK_EVENT).bind(id).bind(now);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn forget_webhook_event(&self, id: &str) -> StoreResult<()> {
+        let query = sqlx::query(sql::FORGET_WEBHOOK_EVENT).bind(id);
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn connections_expiring_before(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Connection>> {
+        let query = sqlx::query_as(sql::CONNECTIONS_EXPIRING_BEFORE)
+            .bind(before)
+            .bind(limit);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn acquire_lease(
+        &self,
+        slot: TokenSlot,
+        id: &str,
+        version: i64,
+        owner: &str,
+        until: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let query = sqlx::query(sql::lease_acquire_sql(slot))
+            .bind(owner)
+            .bind(until)
+            .bind(id)
+            .bind(version)
+            .bind(now);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn release_lease(&self, slot: TokenSlot, id: &str, owner: &str) -> StoreResult<()> {
+        let query = sqlx::query(sql::lease_release_sql(slot))
+            .bind(id)
+            .bind(owner);
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn store_refreshed(&self, slot: TokenSlot, u: &RefreshedTokens) -> StoreResult<bool> {
+        let query = sqlx::query(sql::store_refreshed_sql(slot)).bind(&u.access_token);
+        let query = match slot {
+            TokenSlot::Connection => query.bind(&u.refresh_token),
+            TokenSlot::S2s => query,
+        };
+        let done = query
+            .bind(u.access_expires_at)
+            .bind(&u.scopes)
+            .bind(u.now)
+            .bind(&u.id)
+            .bind(u.expected_version)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn put_s2s(&self, c: &S2sCredentials) -> StoreResult<()> {
+        sqlx::query(sql::PUT_S2S)
+            .bind(&c.id)
+            .bind(&c.org_id)
+            .bind(&c.email)
+            .bind(&c.account_id)
+            .bind(&c.client_id)
+            .bind(&c.client_secret)
+            .bind(&c.access_token)
+            .bind(c.access_expires_at)
+            .bind(&c.scopes)
+            .bind(c.last_refreshed_at)
+            .bind(c.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn s2s(&self, org_id: &str) -> StoreResult<Option<S2sCredentials>> {
+        let query = sqlx::query_as(sql::S2S).bind(org_id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn delete_s2s(&self, org_id: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_S2S).bind(org_id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn put_jwt(&self, c: &JwtCredentials) -> StoreResult<()> {
+        sqlx::query(sql::PUT_JWT)
+            .bind(&c.id)
+            .bind(&c.org_id)
+            .bind(&c.api_key)
+            .bind(&c.api_secret)
+            .bind(c.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn jwt(&self, org_id: &str) -> StoreResult<Option<JwtCredentials>> {
+        let query = sqlx::query_as(sql::JWT).bind(org_id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_JWT).bind(org_id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn insert_admin_link(&self, l: &AdminLink) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_ADMIN_LINK)
+            .bind(&l.id)
+            .bind(&l.org_id)
+            .bind(&l.token_hash)
+            .bind(&l.email)
+            .bind(&l.created_by)
+            .bind(l.expires_at)
+            .bind(l.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn admin_link(&self, token_hash: &str) -> StoreResult<Option<AdminLink>> {
+        let query = sqlx::query_as(sql::ADMIN_LINK).bind(token_hash);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn consume_admin_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Consumed<AdminLink>> {
+        claim_once(&self.pool, token_hash, now).await
+    }
+
+    async fn admin_emails(&self, org_id: &str) -> StoreResult<Vec<String>> {
+        let query = sqlx::query_scalar(sql::ADMIN_EMAILS).bind(org_id);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_ADMIN_SESSION)
+            .bind(&s.id_hash)
+            .bind(&s.org_id)
+            .bind(&s.email)
+            .bind(s.expires_at)
+            .bind(s.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_admin_sessions(&self, org_id: &str, email: &str) -> StoreResult<u64> {
+        let query = sqlx::query(sql::END_ADMIN_SESSIONS)
+            .bind(org_id)
+            .bind(email);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?))
+    }
+
+    async fn admin_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+        idle_since: i64,
+    ) -> StoreResult<Option<AdminSession>> {
+        let query = sqlx::query_as(sql::ADMIN_SESSION)
+            .bind(id_hash)
+            .bind(now)
+            .bind(idle_since);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn touch_admin_session(&self, id_hash: &str, now: i64) -> StoreResult<()> {
+        let query = sqlx::query(sql::TOUCH_ADMIN_SESSION)
+            .bind(id_hash)
+            .bind(now);
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_admin_session(&self, id_hash: &str) -> StoreResult<()> {
+        let query = sqlx::query(sql::DELETE_ADMIN_SESSION).bind(id_hash);
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn prune_expired(&self, before: i64) -> StoreResult<u64> {
+        let mut removed = 0;
+        for statement in sql::PRUNE_EXPIRED {
+            let done = sqlx::query(statement)
+                .bind(before)
                 .execute(&self.pool)
                 .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn insert_connect_session(&self, s: &ConnectSession) -> StoreResult<()> {
-                sqlx::query("INSERT INTO connect_sessions (id, org_id, token_hash, email, app_type, return_to, created_by, expires_at, consumed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)")
-                    .bind(&s.id).bind(&s.org_id).bind(&s.token_hash).bind(&s.email).bind(&s.app_type)
-                    .bind(&s.return_to).bind(&s.created_by).bind(s.expires_at).bind(s.created_at)
-                    .execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
-                Ok(sqlx::query_as("SELECT * FROM connect_sessions WHERE token_hash = $1")
-                    .bind(token_hash).fetch_optional(&self.pool).await?)
-            }
-
-            async fn consume_connect_session(&self, token_hash: &str, now: i64) -> StoreResult<Consumed<ConnectSession>> {
-                let claimed: Option<ConnectSession> = sqlx::query_as("UPDATE connect_sessions SET consumed_at = $2 WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING *")
-                    .bind(token_hash).bind(now).fetch_optional(&self.pool).await?;
-                if let Some(s) = claimed {
-                    return Ok(Consumed::Claimed(s));
-                }
-                let row: Option<ConnectSession> = sqlx::query_as("SELECT * FROM connect_sessions WHERE token_hash = $1")
-                    .bind(token_hash).fetch_optional(&self.pool).await?;
-                Ok(classify(row, |s| s.consumed_at.is_some(), |s| s.expires_at <= now))
-            }
-
-            async fn insert_pending_authorization(&self, p: &PendingAuthorization) -> StoreResult<()> {
-                sqlx::query("INSERT INTO pending_authorizations (id, session_id, org_id, state_hash, pkce_verifier, email, app_type, return_to, expires_at, used_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)")
-                    .bind(&p.id).bind(&p.session_id).bind(&p.org_id).bind(&p.state_hash).bind(&p.pkce_verifier)
-                    .bind(&p.email).bind(&p.app_type).bind(&p.return_to).bind(p.expires_at).bind(p.created_at)
-                    .execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn take_pending_authorization(&self, state_hash: &str, now: i64) -> StoreResult<Consumed<PendingAuthorization>> {
-                let claimed: Option<PendingAuthorization> = sqlx::query_as("UPDATE pending_authorizations SET used_at = $2 WHERE state_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING *")
-                    .bind(state_hash).bind(now).fetch_optional(&self.pool).await?;
-                if let Some(p) = claimed {
-                    return Ok(Consumed::Claimed(p));
-                }
-                let row: Option<PendingAuthorization> = sqlx::query_as("SELECT * FROM pending_authorizations WHERE state_hash = $1")
-                    .bind(state_hash).fetch_optional(&self.pool).await?;
-                Ok(classify(row, |p| p.used_at.is_some(), |p| p.expires_at <= now))
-            }
-
-            async fn connection(&self, org_id: &str, id: &str) -> StoreResult<Option<Connection>> {
-                Ok(sqlx::query_as("SELECT * FROM connections WHERE org_id = $1 AND id = $2").bind(org_id).bind(id).fetch_optional(&self.pool).await?)
-            }
-
-            async fn connection_by_id(&self, id: &str) -> StoreResult<Option<Connection>> {
-                Ok(sqlx::query_as("SELECT * FROM connections WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
-            }
-
-            async fn connection_by_subject(&self, org_id: &str, app_type: crate::domain::AppType, subject: &str) -> StoreResult<Option<Connection>> {
-                Ok(sqlx::query_as("SELECT * FROM connections WHERE org_id = $1 AND app_type = $2 AND subject = $3")
-                    .bind(org_id).bind(app_type).bind(subject).fetch_optional(&self.pool).await?)
-            }
-
-            async fn upsert_connection(&self, c: &Connection) -> StoreResult<bool> {
-                let done = sqlx::query("INSERT INTO connections (id, org_id, app_type, subject, zoom_user_id, zoom_account_id, email, role_name, status, status_reason, scopes, access_token, refresh_token, access_expires_at, version, lease_owner, lease_until, last_refreshed_at, created_at, updated_at, authorized_at) \
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $10, $11, $12, 0, NULL, NULL, NULL, $13, $13, $13) \
-                    ON CONFLICT (org_id, app_type, subject) DO UPDATE SET zoom_user_id = excluded.zoom_user_id, zoom_account_id = excluded.zoom_account_id, email = excluded.email, role_name = excluded.role_name, status = 'active', status_reason = NULL, scopes = excluded.scopes, access_token = excluded.access_token, refresh_token = excluded.refresh_token, access_expires_at = excluded.access_expires_at, version = connections.version + 1, lease_owner = NULL, lease_until = NULL, updated_at = excluded.updated_at, authorized_at = excluded.authorized_at \
-                    WHERE connections.id = excluded.id")
-                    .bind(&c.id).bind(&c.org_id).bind(&c.app_type).bind(&c.subject).bind(&c.zoom_user_id)
-                    .bind(&c.zoom_account_id).bind(&c.email).bind(&c.role_name).bind(&c.scopes)
-                    .bind(&c.access_token).bind(&c.refresh_token).bind(c.access_expires_at).bind(c.updated_at)
-                    .execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn list_connections(&self, org_id: &str) -> StoreResult<Vec<Connection>> {
-                Ok(sqlx::query_as("SELECT * FROM connections WHERE org_id = $1 ORDER BY created_at, id").bind(org_id).fetch_all(&self.pool).await?)
-            }
-
-            async fn user_connection_for_email(&self, org_id: &str, email: &str) -> StoreResult<Option<Connection>> {
-                Ok(sqlx::query_as("SELECT * FROM connections WHERE org_id = $1 AND email = $2 AND app_type = 'user' AND status <> 'revoked' ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, updated_at DESC LIMIT 1")
-                    .bind(org_id).bind(email).fetch_optional(&self.pool).await?)
-            }
-
-            async fn account_connection(&self, org_id: &str) -> StoreResult<Option<Connection>> {
-                Ok(sqlx::query_as("SELECT * FROM connections WHERE org_id = $1 AND app_type = 'account' AND status <> 'revoked' ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, updated_at DESC LIMIT 1")
-                    .bind(org_id).fetch_optional(&self.pool).await?)
-            }
-
-            async fn delete_connection(&self, org_id: &str, id: &str) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM connections WHERE org_id = $1 AND id = $2").bind(org_id).bind(id).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn mark_needs_reauth(&self, id: &str, version: i64, reason: &str, now: i64) -> StoreResult<bool> {
-                let done = sqlx::query("UPDATE connections SET status = 'needs_reauth', status_reason = $3, version = version + 1, lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1 AND version = $2")
-                    .bind(id).bind(version).bind(reason).bind(now).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn deauthorize_connections(&self, d: &Deauthorize) -> StoreResult<Vec<Connection>> {
-                Ok(sqlx::query_as(
-                    "UPDATE connections SET status = 'revoked', status_reason = $3, access_token = NULL, \
-                     refresh_token = NULL, access_expires_at = NULL, version = version + 1, \
-                     lease_owner = NULL, lease_until = NULL, updated_at = $4 \
-                     WHERE status <> 'revoked' AND COALESCE(authorized_at, 0) <= $7 AND ( \
-                       ($5 = 1 AND app_type = 'user' AND zoom_user_id = $1) \
-                       OR ($6 = 2 AND app_type = 'account' AND zoom_account_id = $2) \
-                       OR ($6 = 1 AND app_type = 'account' AND zoom_account_id = $2 \
-                           AND (zoom_user_id = $1 OR $1 = ''))) \
-                     RETURNING *",
-                )
-                .bind(&d.zoom_user_id)
-                .bind(&d.zoom_account_id)
-                .bind(&d.reason)
-                .bind(d.now)
-                .bind(i64::from(d.user_connections))
-                .bind(d.account_connections.code())
-                .bind(d.deauthorized_at)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn forget_webhook_event(&self, id: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM webhook_events WHERE id = $1").bind(id).execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn active_grant_exists(&self, app_type: crate::domain::AppType, subject: &str) -> StoreResult<bool> {
-                let found: Option<(String,)> = sqlx::query_as(
-                    "SELECT id FROM connections WHERE app_type = $1 AND subject = $2 \
-                     AND status = 'active' LIMIT 1",
-                )
-                .bind(app_type)
-                .bind(subject)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(found.is_some())
-            }
-
-            async fn record_webhook_event(&self, id: &str, now: i64) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "INSERT INTO webhook_events (id, received_at) VALUES ($1, $2) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn connections_expiring_before(&self, before: i64, limit: i64) -> StoreResult<Vec<Connection>> {
-                Ok(sqlx::query_as("SELECT * FROM connections WHERE status = 'active' AND refresh_token IS NOT NULL AND access_expires_at < $1 ORDER BY access_expires_at LIMIT $2")
-                    .bind(before).bind(limit).fetch_all(&self.pool).await?)
-            }
-
-            async fn acquire_lease(&self, slot: TokenSlot, id: &str, version: i64, owner: &str, until: i64, now: i64) -> StoreResult<bool> {
-                let done = sqlx::query($crate::store::common::lease_acquire_sql(slot))
-                    .bind(owner).bind(until).bind(id).bind(version).bind(now).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn release_lease(&self, slot: TokenSlot, id: &str, owner: &str) -> StoreResult<()> {
-                sqlx::query($crate::store::common::lease_release_sql(slot)).bind(id).bind(owner).execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn store_refreshed(&self, slot: TokenSlot, u: &RefreshedTokens) -> StoreResult<bool> {
-                let query = sqlx::query($crate::store::common::store_refreshed_sql(slot)).bind(&u.access_token);
-                let query = match slot {
-                    TokenSlot::Connection => query.bind(&u.refresh_token),
-                    TokenSlot::S2s => query,
-                };
-                let done = query.bind(u.access_expires_at).bind(&u.scopes).bind(u.now).bind(&u.id).bind(u.expected_version)
-                    .execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn put_s2s(&self, c: &S2sCredentials) -> StoreResult<()> {
-                sqlx::query("INSERT INTO s2s_credentials (id, org_id, email, account_id, client_id, client_secret, access_token, access_expires_at, scopes, version, lease_owner, lease_until, last_refreshed_at, created_at, updated_at) \
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $11, $11) \
-                    ON CONFLICT (org_id) DO UPDATE SET id = excluded.id, email = excluded.email, account_id = excluded.account_id, client_id = excluded.client_id, client_secret = excluded.client_secret, access_token = excluded.access_token, access_expires_at = excluded.access_expires_at, scopes = excluded.scopes, version = s2s_credentials.version + 1, lease_owner = NULL, lease_until = NULL, last_refreshed_at = excluded.last_refreshed_at, updated_at = excluded.updated_at")
-                    .bind(&c.id).bind(&c.org_id).bind(&c.email).bind(&c.account_id).bind(&c.client_id)
-                    .bind(&c.client_secret).bind(&c.access_token).bind(c.access_expires_at).bind(&c.scopes)
-                    .bind(c.last_refreshed_at).bind(c.updated_at)
-                    .execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn s2s(&self, org_id: &str) -> StoreResult<Option<S2sCredentials>> {
-                Ok(sqlx::query_as("SELECT * FROM s2s_credentials WHERE org_id = $1").bind(org_id).fetch_optional(&self.pool).await?)
-            }
-
-            async fn delete_s2s(&self, org_id: &str) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM s2s_credentials WHERE org_id = $1").bind(org_id).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn put_jwt(&self, c: &JwtCredentials) -> StoreResult<()> {
-                sqlx::query("INSERT INTO jwt_credentials (id, org_id, api_key, api_secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-                    ON CONFLICT (org_id) DO UPDATE SET id = excluded.id, api_key = excluded.api_key, api_secret = excluded.api_secret, updated_at = excluded.updated_at")
-                    .bind(&c.id).bind(&c.org_id).bind(&c.api_key).bind(&c.api_secret).bind(c.updated_at)
-                    .execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn jwt(&self, org_id: &str) -> StoreResult<Option<JwtCredentials>> {
-                Ok(sqlx::query_as("SELECT * FROM jwt_credentials WHERE org_id = $1").bind(org_id).fetch_optional(&self.pool).await?)
-            }
-
-            async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM jwt_credentials WHERE org_id = $1").bind(org_id).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn insert_admin_link(&self, l: &AdminLink) -> StoreResult<()> {
-                sqlx::query("INSERT INTO admin_links (id, org_id, token_hash, email, created_by, expires_at, used_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)")
-                    .bind(&l.id).bind(&l.org_id).bind(&l.token_hash).bind(&l.email).bind(&l.created_by).bind(l.expires_at).bind(l.created_at)
-                    .execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn admin_link(&self, token_hash: &str) -> StoreResult<Option<AdminLink>> {
-                Ok(sqlx::query_as("SELECT * FROM admin_links WHERE token_hash = $1")
-                    .bind(token_hash).fetch_optional(&self.pool).await?)
-            }
-
-            async fn consume_admin_link(&self, token_hash: &str, now: i64) -> StoreResult<Consumed<AdminLink>> {
-                let claimed: Option<AdminLink> = sqlx::query_as("UPDATE admin_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING *")
-                    .bind(token_hash).bind(now).fetch_optional(&self.pool).await?;
-                if let Some(l) = claimed {
-                    return Ok(Consumed::Claimed(l));
-                }
-                let row: Option<AdminLink> = sqlx::query_as("SELECT * FROM admin_links WHERE token_hash = $1").bind(token_hash).fetch_optional(&self.pool).await?;
-                Ok(classify(row, |l| l.used_at.is_some(), |l| l.expires_at <= now))
-            }
-
-            async fn admin_emails(&self, org_id: &str) -> StoreResult<Vec<String>> {
-                Ok(sqlx::query_scalar("SELECT DISTINCT email FROM admin_links WHERE org_id = $1 ORDER BY email").bind(org_id).fetch_all(&self.pool).await?)
-            }
-
-            async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO admin_sessions (id_hash, org_id, email, expires_at, created_at, last_seen_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5)",
-                )
-                .bind(&s.id_hash).bind(&s.org_id).bind(&s.email).bind(s.expires_at).bind(s.created_at)
-                .execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn end_admin_sessions(&self, org_id: &str, email: &str) -> StoreResult<u64> {
-                Ok(sqlx::query("DELETE FROM admin_sessions WHERE org_id = $1 AND email = $2")
-                    .bind(org_id).bind(email).execute(&self.pool).await?.rows_affected())
-            }
-
-            async fn admin_session(&self, id_hash: &str, now: i64, idle_since: i64) -> StoreResult<Option<AdminSession>> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM admin_sessions WHERE id_hash = $1 AND expires_at > $2 \
-                     AND COALESCE(last_seen_at, created_at) > $3",
-                )
-                .bind(id_hash).bind(now).bind(idle_since).fetch_optional(&self.pool).await?)
-            }
-
-            async fn touch_admin_session(&self, id_hash: &str, now: i64) -> StoreResult<()> {
-                sqlx::query("UPDATE admin_sessions SET last_seen_at = $2 WHERE id_hash = $1")
-                    .bind(id_hash).bind(now).execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn delete_admin_session(&self, id_hash: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn prune_expired(&self, before: i64) -> StoreResult<u64> {
-                let mut removed = 0;
-                // Pending authorizations go first: they reference connect sessions.
-                for sql in [
-                    "DELETE FROM pending_authorizations WHERE expires_at < $1",
-                    "DELETE FROM connect_sessions WHERE expires_at < $1",
-                    "DELETE FROM admin_links WHERE expires_at < $1",
-                    "DELETE FROM admin_sessions WHERE expires_at < $1",
-                    "DELETE FROM webhook_events WHERE received_at < $1",
-                ] {
-                    removed += sqlx::query(sql).bind(before).execute(&self.pool).await?.rows_affected();
-                }
-                Ok(removed)
-            }
-
-            async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
-                sqlx::query("INSERT INTO audit_events (org_id, actor, action, outcome, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(&e.org_id).bind(&e.actor).bind(&e.action).bind(&e.outcome).bind(&e.detail).bind(e.created_at)
-                    .execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn list_audit(&self, org_id: &str, before_id: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEvent>> {
-                Ok(sqlx::query_as("SELECT * FROM audit_events WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
-                    .bind(org_id).bind(before_id.unwrap_or(i64::MAX)).bind(limit).fetch_all(&self.pool).await?)
-            }
-
-            async fn sealed_cells(&self, column: SealedColumn, after_id: &str, limit: i64) -> StoreResult<Vec<SealedCell>> {
-                let sql = sqlx::AssertSqlSafe($crate::store::common::sealed_cells_sql(column));
-                Ok(sqlx::query_as(sql).bind(after_id).bind(limit).fetch_all(&self.pool).await?)
-            }
-
-            async fn replace_sealed(&self, column: SealedColumn, id: &str, old: &str, new: &str) -> StoreResult<bool> {
-                let sql = sqlx::AssertSqlSafe($crate::store::common::replace_sealed_sql(column));
-                let done = sqlx::query(sql).bind(new).bind(id).bind(old).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
-            }
+            removed += DB::rows_affected(&done);
         }
-    };
-}
+        Ok(removed)
+    }
 
-pub(super) use impl_store;
+    async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
+        sqlx::query(sql::APPEND_AUDIT)
+            .bind(&e.org_id)
+            .bind(&e.actor)
+            .bind(e.action)
+            .bind(e.outcome)
+            .bind(&e.detail)
+            .bind(e.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        org_id: &str,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let query = sqlx::query_as(sql::LIST_AUDIT)
+            .bind(org_id)
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(limit);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn sealed_cells(
+        &self,
+        column: SealedColumn,
+        after_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<SealedCell>> {
+        let query = sqlx::query_as(AssertSqlSafe(sql::sealed_cells_sql(column)))
+            .bind(after_id)
+            .bind(limit);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn replace_sealed(
+        &self,
+        column: SealedColumn,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let query = sqlx::query(AssertSqlSafe(sql::replace_sealed_sql(column)))
+            .bind(new)
+            .bind(id)
+            .bind(old);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+}

@@ -3,16 +3,13 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
 
-use super::common::{classify, impl_store};
-use super::*;
+use super::backend::SqlStore;
+use super::StoreResult;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-pub struct PgStore {
-    pool: PgPool,
-}
+pub type PgStore = SqlStore<sqlx::Postgres>;
 
 impl PgStore {
     /// Connects and applies pending migrations. Migrations take an advisory
@@ -24,12 +21,6 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+        Ok(Self::new(pool))
     }
 }
-
-impl_store!(PgStore, "postgres");

@@ -16,5 +16,6 @@ mod refresh;
 mod refresh_failures;
 mod replicas;
 mod sign_in;
+mod store;
 mod tenant_integrity;
 mod webhooks;
