@@ -11,6 +11,9 @@ use url::Url;
 
 use crate::crypto::Keyring;
 
+mod timing;
+pub use timing::Timing;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {problem}")]
 pub struct ConfigError {
@@ -57,6 +60,8 @@ pub struct Config {
     pub refresh_concurrency: usize,
     pub refresh_sweep: Duration,
     pub token_cache_ttl: Duration,
+    /// Answer waits, store retries, database deadlines and the refresh lease.
+    pub timing: Timing,
 }
 
 impl std::fmt::Debug for Config {
@@ -162,6 +167,20 @@ impl Config {
                 ))
             }
         };
+        let upstream_timeout = Duration::from_secs(
+            parse_num(
+                "TOKENBROKER_UPSTREAM_TIMEOUT_SECS",
+                var("TOKENBROKER_UPSTREAM_TIMEOUT_SECS"),
+                10,
+            )?
+            .max(1),
+        );
+        let refresh_ahead = Duration::from_secs(parse_num(
+            "TOKENBROKER_REFRESH_AHEAD_SECS",
+            var("TOKENBROKER_REFRESH_AHEAD_SECS"),
+            300,
+        )?);
+        let timing = Timing::from_lookup(var, upstream_timeout, refresh_ahead)?;
         Ok(Self {
             bind,
             public_url,
@@ -183,21 +202,10 @@ impl Config {
                 var("TOKENBROKER_JWT_NEW_CREDENTIALS_CUTOFF"),
                 "2023-06-01T00:00:00Z",
             )?,
-            refresh_ahead: Duration::from_secs(parse_num(
-                "TOKENBROKER_REFRESH_AHEAD_SECS",
-                var("TOKENBROKER_REFRESH_AHEAD_SECS"),
-                300,
-            )?),
+            refresh_ahead,
             return_origins,
             log_format,
-            upstream_timeout: Duration::from_secs(
-                parse_num(
-                    "TOKENBROKER_UPSTREAM_TIMEOUT_SECS",
-                    var("TOKENBROKER_UPSTREAM_TIMEOUT_SECS"),
-                    10,
-                )?
-                .max(1),
-            ),
+            upstream_timeout,
             background_refresh: parse_num(
                 "TOKENBROKER_BACKGROUND_REFRESH",
                 var("TOKENBROKER_BACKGROUND_REFRESH"),
@@ -222,6 +230,7 @@ impl Config {
                 4,
             )?
             .max(1) as usize,
+            timing,
         })
     }
 

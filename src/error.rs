@@ -36,6 +36,9 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// The database is unreachable or restarting; detail for the log only.
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
     /// Detail for the log only; callers see a generic message.
@@ -69,6 +72,9 @@ impl ApiError {
             Self::UpstreamUnavailable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable")
             }
+            Self::DatabaseUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -77,9 +83,16 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::internal(err)
+        if err.is_unavailable() {
+            Self::DatabaseUnavailable(err.to_string())
+        } else {
+            Self::internal(err)
+        }
     }
 }
+
+/// What a caller is told to wait when the database is unavailable.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(err: crate::crypto::CryptoError) -> Self {
@@ -99,18 +112,25 @@ impl IntoResponse for ApiError {
                 tracing::warn!(%detail, "upstream unavailable");
                 "Zoom did not answer in time; try again shortly".to_string()
             }
+            Self::DatabaseUnavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                "the database is unavailable; try again shortly".to_string()
+            }
             other => other.to_string(),
         };
         let mut response =
             (status, Json(json!({ "error": code, "message": message }))).into_response();
-        if let Self::UpstreamUnavailable {
-            retry_after_secs, ..
-        } = self
-        {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        let retry_after = match self {
+            Self::UpstreamUnavailable {
+                retry_after_secs, ..
+            } => Some(retry_after_secs),
+            Self::DatabaseUnavailable(_) => Some(DATABASE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }

@@ -2,29 +2,7 @@
 //! only), so one body of SQL serves SQLite and PostgreSQL; this macro stamps
 //! it onto each backend's pool type.
 
-use super::{SealedColumn, TokenSlot};
-
-pub(super) fn lease_acquire_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND version = $4 AND status = 'active' AND (lease_until IS NULL OR lease_until < $5)",
-        TokenSlot::S2s => "UPDATE s2s_credentials SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND version = $4 AND (lease_until IS NULL OR lease_until < $5)",
-    }
-}
-
-pub(super) fn lease_release_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => "UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-        TokenSlot::S2s => "UPDATE s2s_credentials SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-    }
-}
-
-pub(super) fn store_refreshed_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), access_expires_at = $3, scopes = COALESCE($4, scopes), version = version + 1, lease_owner = NULL, lease_until = NULL, last_refreshed_at = $5, updated_at = $5 WHERE id = $6 AND version = $7 AND status = 'active'",
-        // S2S grants carry no refresh token, so the placeholders shift by one.
-        TokenSlot::S2s => "UPDATE s2s_credentials SET access_token = $1, access_expires_at = $2, scopes = COALESCE($3, scopes), version = version + 1, lease_owner = NULL, lease_until = NULL, last_refreshed_at = $4, updated_at = $4 WHERE id = $5 AND version = $6",
-    }
-}
+use super::SealedColumn;
 
 pub(super) fn sealed_cells_sql(c: SealedColumn) -> String {
     format!(
@@ -200,25 +178,25 @@ macro_rules! impl_store {
                     .bind(before).bind(limit).fetch_all(&self.pool).await?)
             }
 
-            async fn acquire_lease(&self, slot: TokenSlot, id: &str, version: i64, owner: &str, until: i64, now: i64) -> StoreResult<bool> {
-                let done = sqlx::query($crate::store::common::lease_acquire_sql(slot))
-                    .bind(owner).bind(until).bind(id).bind(version).bind(now).execute(&self.pool).await?;
-                Ok(done.rows_affected() == 1)
+            async fn acquire_lease(&self, slot: TokenSlot, id: &str, version: i64, owner: &str, lease_secs: i64) -> StoreResult<Option<LeaseGrant>> {
+                let taken: Option<(i64, Option<i64>)> = sqlx::query_as($crate::store::lease::acquire_sql($backend, slot))
+                    .bind(owner).bind(lease_secs).bind(id).bind(version).fetch_optional(&self.pool).await?;
+                Ok(taken.map(|(until, prior)| LeaseGrant { until, earlier_answer_lost: prior == Some(version) }))
             }
 
-            async fn release_lease(&self, slot: TokenSlot, id: &str, owner: &str) -> StoreResult<()> {
-                sqlx::query($crate::store::common::lease_release_sql(slot)).bind(id).bind(owner).execute(&self.pool).await?;
+            async fn release_lease(&self, slot: TokenSlot, id: &str, owner: &str, end: LeaseEnd) -> StoreResult<()> {
+                sqlx::query($crate::store::lease::release_sql(slot, end)).bind(id).bind(owner).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn store_refreshed(&self, slot: TokenSlot, u: &RefreshedTokens) -> StoreResult<bool> {
-                let query = sqlx::query($crate::store::common::store_refreshed_sql(slot)).bind(&u.access_token);
+                let query = sqlx::query($crate::store::lease::store_refreshed_sql(slot)).bind(&u.access_token);
                 let query = match slot {
                     TokenSlot::Connection => query.bind(&u.refresh_token),
                     TokenSlot::S2s => query,
                 };
                 let done = query.bind(u.access_expires_at).bind(&u.scopes).bind(u.now).bind(&u.id).bind(u.expected_version)
-                    .execute(&self.pool).await?;
+                    .bind(&u.lease_owner).execute(&self.pool).await?;
                 Ok(done.rows_affected() == 1)
             }
 

@@ -8,15 +8,18 @@
 mod background;
 mod failure;
 mod jwt;
+mod persist;
 mod refresh;
 mod resolve;
 mod s2s;
 mod single_flight;
 mod snapshot;
+mod upstream;
 
 use std::fmt;
 
 pub use background::spawn_background_refresher;
+pub use failure::LOST_ANSWER_REASON;
 pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
 pub use resolve::{resolve, ResolvedToken};
@@ -53,6 +56,8 @@ pub enum TokenError {
         retry_after_secs: u64,
         detail: String,
     },
+    /// The database did not answer in time.
+    DatabaseUnavailable(String),
     Internal(String),
 }
 
@@ -68,6 +73,7 @@ impl From<TokenError> for ApiError {
                 detail,
                 retry_after_secs,
             },
+            TokenError::DatabaseUnavailable(detail) => ApiError::DatabaseUnavailable(detail),
             TokenError::Internal(detail) => ApiError::internal(detail),
         }
     }
@@ -75,7 +81,11 @@ impl From<TokenError> for ApiError {
 
 impl From<crate::store::StoreError> for TokenError {
     fn from(err: crate::store::StoreError) -> Self {
-        TokenError::Internal(err.to_string())
+        if err.is_unavailable() {
+            TokenError::DatabaseUnavailable(err.to_string())
+        } else {
+            TokenError::Internal(err.to_string())
+        }
     }
 }
 

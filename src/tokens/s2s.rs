@@ -32,6 +32,7 @@ pub async fn fetch_s2s_token(
                 client_secret,
             },
             account_id,
+            None,
         )
         .await
 }

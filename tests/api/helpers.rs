@@ -225,6 +225,7 @@ impl TestApp {
             count,
             error: None,
             reason: None,
+            drop_connection: false,
         });
     }
 
