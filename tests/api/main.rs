@@ -13,6 +13,7 @@ mod isolation;
 mod ops;
 mod process;
 mod refresh;
+mod refresh_durability;
 mod refresh_failures;
 mod replicas;
 mod webhooks;
