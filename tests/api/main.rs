@@ -10,6 +10,7 @@ mod console;
 mod credentials;
 mod helpers;
 mod isolation;
+mod leases;
 mod ops;
 mod process;
 mod refresh;
