@@ -18,5 +18,6 @@ mod process;
 mod refresh;
 mod refresh_durability;
 mod refresh_failures;
+mod replica_faults;
 mod replicas;
 mod webhooks;
