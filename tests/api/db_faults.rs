@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use tokenbroker::crypto::{Aad, Keyring};
 use tokenbroker::sandbox::{self, Fault, S2sApp};
+use tokenbroker::tokens::LOST_ANSWER_REASON;
 
 use crate::helpers::{spawn_app_on, TestApp, TestDb};
 use crate::pg_cluster::PgCluster;
@@ -104,6 +105,85 @@ async fn a_rotated_pair_survives_a_postgres_restart() {
     let counters = app.counters();
     assert_eq!((counters.refresh_token, counters.refresh_reuse), (2, 0));
     assert_eq!(app.connections().await[0]["status"], "active");
+}
+
+#[tokio::test]
+async fn a_pair_not_stored_while_the_lease_lasts_is_named_lost_later() {
+    let mut pg = PgCluster::start().await;
+    // A lease of 2 + 1 + 5 = 8 s, shorter than the outage.
+    let timing = [
+        ("TOKENBROKER_REFRESH_ANSWER_TIMEOUT_SECS", "2"),
+        ("TOKENBROKER_STORE_RETRY_SECS", "1"),
+    ];
+    let app = spawn_app_on(pg.url(), TestDb::Postgres, &timing).await;
+    app.connect("ann@acme.example", "user", "Member").await;
+    app.app.clock.advance(3_600);
+    app.sandbox.add_fault(Fault {
+        endpoint: "token".into(),
+        delay_ms: 1_000,
+        count: 1,
+        ..Fault::default()
+    });
+    let caller = tokio::spawn({
+        let (url, key) = (
+            format!("{}/api/v1/orgs/acme/users/ann@acme.example/token", app.base),
+            app.api_key.clone(),
+        );
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.counters().refresh_token == 0 {
+        assert!(Instant::now() < deadline, "the refresh never reached Zoom");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pg.stop();
+    assert_eq!(
+        caller.await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // The refresh task gives up once its lease is about to end.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.app.refresher.in_flight() > 0 {
+        assert!(Instant::now() < deadline, "the refresh task never gave up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pg.resume().await;
+    let text = app
+        .api
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let text = text.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"tokenbroker_token_refreshes_total{kind="oauth",outcome="store_failed"} 1"#
+        ),
+        "{text}"
+    );
+    // Zoom's rotation is lost with the pair: the next refresh replays the
+    // spent token, and the reason says what happened.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let dead = loop {
+        let response = app.token("ann@acme.example").await;
+        if response.status() != StatusCode::SERVICE_UNAVAILABLE {
+            break response;
+        }
+        assert!(Instant::now() < deadline, "the connection never settled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(dead.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        app.connections().await[0]["status_reason"],
+        LOST_ANSWER_REASON
+    );
 }
 
 /// One answer seen by the load: when it was sent, what, how, and how fast.
