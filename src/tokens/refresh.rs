@@ -59,6 +59,20 @@ impl Refresher {
     pub fn in_flight(&self) -> usize {
         self.flights.in_flight()
     }
+
+    /// Waits until no refresh is under way, or `limit` has passed; true when
+    /// idle. A shutting-down process calls it so that an answer Zoom is
+    /// still sending (the grant itself, once Zoom has rotated) is stored.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.in_flight() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
 }
 
 /// A refresh lease held by this process for one attempt.
@@ -80,24 +94,30 @@ pub async fn connection_token(app: &AppState, conn: Connection) -> Result<LiveTo
         app,
         Snapshot::Connection(conn),
         app.config.refresh_ahead.as_secs(),
+        Some(app.config.upstream_timeout),
     )
     .await
 }
 
-/// As `connection_token`, but refreshes when the token expires within `ahead_secs`.
-/// The background refresher uses a wider window than the request path.
+/// As `connection_token`, but refreshes when the token expires within
+/// `ahead_secs`, and waits for the refresh to end. The background refresher
+/// uses a wider window than the request path, and its concurrency limit
+/// must cover whole refreshes.
 pub async fn connection_token_within(
     app: &AppState,
     conn: Connection,
     ahead_secs: u64,
 ) -> Result<LiveToken, TokenError> {
-    obtain(app, Snapshot::Connection(conn), ahead_secs).await
+    obtain(app, Snapshot::Connection(conn), ahead_secs, None).await
 }
 
+/// A token for `snap`, refreshing it first when it expires within
+/// `ahead_secs`. A caller waits at most `caller_wait` for the refresh.
 pub(super) async fn obtain(
     app: &AppState,
     snap: Snapshot,
     ahead_secs: u64,
+    caller_wait: Option<Duration>,
 ) -> Result<LiveToken, TokenError> {
     snap.usable()?;
     if is_fresh(snap.expires_at(), app.clock.now(), ahead_secs) {
@@ -108,7 +128,10 @@ pub(super) async fn obtain(
     let flight = app.refresher.flights.run(&key, move || async move {
         refresh_guarded(&task_app, task_snap, ahead_secs).await
     });
-    match tokio::time::timeout(app.config.upstream_timeout, flight).await {
+    let Some(wait) = caller_wait else {
+        return flight.await;
+    };
+    match tokio::time::timeout(wait, flight).await {
         Ok(outcome) => outcome,
         // The refresh goes on in its task; this caller has waited enough.
         Err(_) => stale_or_unavailable(

@@ -43,12 +43,13 @@ impl SingleFlight {
                     // The entry is inserted below while the lock is held, so
                     // the task cannot try to remove it before it exists.
                     let handle = tokio::spawn(async move {
-                        let outcome = work.await;
-                        let mut flights = registry.lock().expect("single-flight map poisoned");
-                        if flights.get(&owned_key).is_some_and(|(i, _)| *i == id) {
-                            flights.remove(&owned_key);
-                        }
-                        outcome
+                        // Dropped when the work ends, even by a panic.
+                        let _entry = Entry {
+                            registry,
+                            key: owned_key,
+                            id,
+                        };
+                        work.await
                     });
                     let flight = async move {
                         handle.await.unwrap_or_else(|e| {
@@ -71,6 +72,24 @@ impl SingleFlight {
             .lock()
             .expect("single-flight map poisoned")
             .len()
+    }
+}
+
+/// Removes a flight's entry when its task ends, however it ends.
+struct Entry {
+    registry: Flights,
+    key: String,
+    id: u64,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // Never panic in drop: a poisoned map is left as it is.
+        if let Ok(mut flights) = self.registry.lock() {
+            if flights.get(&self.key).is_some_and(|(i, _)| *i == self.id) {
+                flights.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -123,6 +142,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(second.access_token, "second");
+    }
+
+    #[tokio::test]
+    async fn a_flight_that_panics_is_forgotten_too() {
+        let flights = SingleFlight::default();
+        let failed = flights.run("k", || async { panic!("refresh bug") }).await;
+        assert!(matches!(failed, Err(TokenError::Internal(_))));
+        assert_eq!(flights.in_flight(), 0);
+        let next = flights.run("k", || async { Ok(token("next")) }).await;
+        assert_eq!(next.unwrap().access_token, "next");
     }
 
     #[tokio::test]

@@ -280,3 +280,30 @@ async fn a_replica_killed_mid_refresh_leaves_a_lost_answer_named() {
     );
     assert!(pair.b.terminate().success());
 }
+
+// Multi-threaded: `terminate` blocks its thread while the in-process
+// sandbox must still answer a.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_told_to_stop_mid_refresh_stores_the_answer_first() {
+    let mut pair = Pair::start(&[], &[]).await;
+    pair.slow_zoom(3_000);
+    let answered = pair.token(&pair.base_a).await;
+    assert_eq!(answered.status(), StatusCode::OK, "the still-valid token");
+    pair.reached_zoom().await;
+    // A rolling deploy: SIGTERM while Zoom's answer is on its way.
+    let started = Instant::now();
+    assert!(pair.a.terminate().success());
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "a waited for the answer"
+    );
+    assert!(
+        pair.connection().await.last_refreshed_at.is_some(),
+        "{}",
+        pair.a.output()
+    );
+    let next = pair.token(&pair.base_b).await;
+    assert_eq!(next.status(), StatusCode::OK);
+    let counters = pair.sandbox.counters();
+    assert_eq!((counters.refresh_token, counters.refresh_reuse), (1, 0));
+}
