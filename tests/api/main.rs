@@ -9,6 +9,7 @@ mod connect_flow;
 mod console;
 mod credentials;
 mod db_faults;
+mod db_outage;
 mod helpers;
 mod isolation;
 mod leases;
