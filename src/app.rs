@@ -85,6 +85,7 @@ impl App {
             .map(|material| Key::from(material))
             .collect();
         let config_token_ttl = config.token_cache_ttl;
+        let clock = Clock::with_offset(config.timing.clock_offset_secs);
         Self {
             config,
             store,
@@ -92,7 +93,7 @@ impl App {
             cookie_keys,
             zoom,
             metrics,
-            clock: Clock::default(),
+            clock,
             refresher: Refresher::default(),
             instance_id: uuid::Uuid::new_v4().to_string(),
             caches: Caches {
@@ -155,6 +156,14 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// A clock `secs` away from the wall clock (`TOKENBROKER_CLOCK_OFFSET_SECS`,
+    /// which only tests set, to play a replica whose clock is wrong).
+    pub fn with_offset(secs: i64) -> Self {
+        Self {
+            offset_secs: AtomicI64::new(secs),
+        }
+    }
+
     /// Unix seconds.
     pub fn now(&self) -> i64 {
         OffsetDateTime::now_utc().unix_timestamp() + self.offset_secs.load(Ordering::Relaxed)

@@ -12,6 +12,9 @@ use url::Url;
 use crate::crypto::Keyring;
 use crate::domain::AppType;
 
+mod timing;
+pub use timing::Timing;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {problem}")]
 pub struct ConfigError {
@@ -65,6 +68,8 @@ pub struct Config {
     /// The admin console's files: `TOKENBROKER_PUBLIC_DIR`, else `./public`,
     /// else the source tree's `public/`.
     pub public_dir: std::path::PathBuf,
+    /// Answer waits, store retries, database deadlines and the refresh lease.
+    pub timing: Timing,
 }
 
 impl std::fmt::Debug for Config {
@@ -177,6 +182,20 @@ impl Config {
                 ))
             }
         };
+        let upstream_timeout = Duration::from_secs(
+            parse_num(
+                "TOKENBROKER_UPSTREAM_TIMEOUT_SECS",
+                var("TOKENBROKER_UPSTREAM_TIMEOUT_SECS"),
+                10,
+            )?
+            .max(1),
+        );
+        let refresh_ahead = Duration::from_secs(parse_num(
+            "TOKENBROKER_REFRESH_AHEAD_SECS",
+            var("TOKENBROKER_REFRESH_AHEAD_SECS"),
+            300,
+        )?);
+        let timing = Timing::from_lookup(var, upstream_timeout, refresh_ahead)?;
         Ok(Self {
             bind,
             public_url,
@@ -200,21 +219,10 @@ impl Config {
                 var("TOKENBROKER_JWT_NEW_CREDENTIALS_CUTOFF"),
                 "2023-06-01T00:00:00Z",
             )?,
-            refresh_ahead: Duration::from_secs(parse_num(
-                "TOKENBROKER_REFRESH_AHEAD_SECS",
-                var("TOKENBROKER_REFRESH_AHEAD_SECS"),
-                300,
-            )?),
+            refresh_ahead,
             return_origins,
             log_format,
-            upstream_timeout: Duration::from_secs(
-                parse_num(
-                    "TOKENBROKER_UPSTREAM_TIMEOUT_SECS",
-                    var("TOKENBROKER_UPSTREAM_TIMEOUT_SECS"),
-                    10,
-                )?
-                .max(1),
-            ),
+            upstream_timeout,
             background_refresh: parse_num(
                 "TOKENBROKER_BACKGROUND_REFRESH",
                 var("TOKENBROKER_BACKGROUND_REFRESH"),
@@ -240,6 +248,7 @@ impl Config {
                 4,
             )?
             .max(1) as usize,
+            timing,
         })
     }
 

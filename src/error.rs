@@ -46,6 +46,9 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// The database is unreachable or restarting; detail for the log only.
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("the request body must be JSON (Content-Type: application/json)")]
@@ -81,6 +84,9 @@ impl ApiError {
             Self::UpstreamUnavailable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable")
             }
+            Self::DatabaseUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -106,6 +112,7 @@ impl From<ServiceError> for ApiError {
                 detail,
                 retry_after_secs,
             },
+            ServiceError::DatabaseUnavailable(detail) => Self::DatabaseUnavailable(detail),
             ServiceError::Token(err) => err.into(),
             ServiceError::Internal(detail) => Self::Internal(detail),
         }
@@ -118,6 +125,7 @@ impl From<TokenError> for ApiError {
             TokenError::NotConnected => Self::NotConnected,
             TokenError::Reauth(reason) => Self::ReauthorizationRequired(reason),
             TokenError::JwtCutoffPassed(at) => Self::JwtCutoffPassed(crate::domain::rfc3339(at)),
+            TokenError::DatabaseUnavailable(detail) => Self::DatabaseUnavailable(detail),
             TokenError::Unavailable {
                 retry_after_secs,
                 detail,
@@ -132,9 +140,16 @@ impl From<TokenError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::internal(err)
+        if err.is_unavailable() {
+            Self::DatabaseUnavailable(err.to_string())
+        } else {
+            Self::internal(err)
+        }
     }
 }
+
+/// What a caller is told to wait when the database is unavailable.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(err: crate::crypto::CryptoError) -> Self {
@@ -154,18 +169,25 @@ impl IntoResponse for ApiError {
                 tracing::warn!(%detail, "upstream unavailable");
                 "Zoom did not answer in time; try again shortly".to_string()
             }
+            Self::DatabaseUnavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                "the database is unavailable; try again shortly".to_string()
+            }
             other => other.to_string(),
         };
         let mut response =
             (status, Json(json!({ "error": code, "message": message }))).into_response();
-        if let Self::UpstreamUnavailable {
-            retry_after_secs, ..
-        } = self
-        {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        let retry_after = match self {
+            Self::UpstreamUnavailable {
+                retry_after_secs, ..
+            } => Some(retry_after_secs),
+            Self::DatabaseUnavailable(_) => Some(DATABASE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }

@@ -74,11 +74,16 @@ pub async fn launch_with_tcp_listener(
         .config
         .background_refresh
         .then(|| spawn_background_refresher(app.clone()));
-    let result = axum::serve(listener, router(app))
+    let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     if let Some(handle) = refresher {
         handle.abort();
+    }
+    // A refresh still awaiting Zoom holds the only copy of the grant once
+    // Zoom has rotated: let it store its answer before the process exits.
+    if !app.refresher.drain(app.config.timing.lease()).await {
+        tracing::error!("exiting with refreshes still under way; their answers are lost");
     }
     result
 }

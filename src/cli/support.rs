@@ -27,7 +27,7 @@ impl From<ServiceError> for CliError {
 
 /// Opens the database, mapping "cannot connect" to a configuration error.
 pub async fn open_store(config: &Config) -> Result<DynStore, CliError> {
-    store::connect(&config.database_url)
+    store::connect_with_deadline(&config.database_url, config.timing.db_query)
         .await
         .map_err(|err| match err {
             store::StoreError::Database(e) => CliError::Config(ConfigError::new(

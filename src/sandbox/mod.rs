@@ -11,10 +11,12 @@ mod state;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::connect_info::Connected;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -139,20 +141,78 @@ pub async fn launch_with_tcp_listener(
     sandbox: SandboxState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sandbox))
+    let service = router(sandbox).into_make_service_with_connect_info::<SandboxConn>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-/// Applies an injected fault, if one is armed for `endpoint`.
+/// Applies an injected fault, if one is armed for `endpoint`: waits, then
+/// answers the fault's error, or lets the call proceed when it has none.
 pub(crate) async fn fault(sandbox: &Sandbox, endpoint: &str) -> Option<Response> {
-    let taken = sandbox.world().take_fault(endpoint);
-    let fault = taken?;
-    tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms)).await;
-    let status = StatusCode::from_u16(fault.status?).ok()?;
-    let error = fault.error.unwrap_or_else(|| "server_error".into());
-    let reason = fault.reason.unwrap_or_else(|| "Internal Error".into());
-    Some((status, Json(json!({ "reason": reason, "error": error }))).into_response())
+    match take_fault(sandbox, endpoint)? {
+        Ok(refused) => Some(refused.await),
+        Err(slow) => {
+            tokio::time::sleep(std::time::Duration::from_millis(slow.delay_ms)).await;
+            None
+        }
+    }
+}
+
+/// Takes one charge of a fault: `Ok` with the delayed error answer when it
+/// refuses the call, `Err` with the fault when it only slows or drops it.
+pub(crate) fn take_fault(
+    sandbox: &Sandbox,
+    endpoint: &str,
+) -> Option<Result<impl Future<Output = Response>, Fault>> {
+    let fault = sandbox.world().take_fault(endpoint)?;
+    let Some(status) = fault.status.and_then(|s| StatusCode::from_u16(s).ok()) else {
+        return Some(Err(fault));
+    };
+    Some(Ok(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms)).await;
+        let error = fault.error.unwrap_or_else(|| "server_error".into());
+        let reason = fault.reason.unwrap_or_else(|| "Internal Error".into());
+        (status, Json(json!({ "reason": reason, "error": error }))).into_response()
+    }))
+}
+
+/// The TCP connection a request came in on, so that a fault can drop it
+/// without an answer, as a network failure after Zoom acted would.
+#[derive(Clone)]
+pub struct SandboxConn {
+    socket: Option<Arc<std::net::TcpStream>>,
+}
+
+impl SandboxConn {
+    fn drop_now(&self) {
+        if let Some(socket) = &self.socket {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for SandboxConn {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        // A second handle on the same socket: shutting it down ends the
+        // connection at once, whatever the HTTP server is doing with it.
+        #[cfg(unix)]
+        let socket = {
+            use std::os::fd::AsFd;
+            stream
+                .io()
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .map(|fd| Arc::new(std::net::TcpStream::from(fd)))
+        };
+        #[cfg(not(unix))]
+        let socket = {
+            let _ = stream;
+            None
+        };
+        Self { socket }
+    }
 }
 
 async fn users_me(State(sandbox): State<SandboxState>, headers: HeaderMap) -> Response {

@@ -1,16 +1,16 @@
 //! `/oauth/token` and `/oauth/revoke`, with Zoom's error shapes.
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
+use axum::{Extension, Form, Json};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::state::World;
-use super::{fault, SandboxState};
+use super::{fault, take_fault, SandboxConn, SandboxState};
 use crate::crypto::{ct_eq, sha256};
 
 pub(super) fn zoom_error(status: StatusCode, error: &str, reason: &str) -> Response {
@@ -49,13 +49,30 @@ pub struct TokenForm {
 
 pub async fn token(
     State(sandbox): State<SandboxState>,
+    conn: Option<Extension<ConnectInfo<SandboxConn>>>,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if let Some(response) = fault(&sandbox, "token").await {
-        return response;
+    let slow = match take_fault(&sandbox, "token") {
+        Some(Ok(refused)) => return refused.await,
+        Some(Err(slow)) => Some(slow),
+        None => None,
+    };
+    // Zoom acts on the call before a slow or lost answer: a refresh rotates.
+    let response = process_token(&sandbox, &headers, &form);
+    if let Some(slow) = slow {
+        tokio::time::sleep(std::time::Duration::from_millis(slow.delay_ms)).await;
+        if slow.drop_connection {
+            if let Some(Extension(ConnectInfo(conn))) = conn {
+                conn.drop_now();
+            }
+        }
     }
-    let Some((client_id, secret)) = basic_auth(&headers) else {
+    response
+}
+
+fn process_token(sandbox: &SandboxState, headers: &HeaderMap, form: &TokenForm) -> Response {
+    let Some((client_id, secret)) = basic_auth(headers) else {
         return invalid_client();
     };
     let mut world = sandbox.world();
@@ -65,7 +82,7 @@ pub async fn token(
             if !client_ok(&world, &client_id, &secret) {
                 return invalid_client();
             }
-            authorization_code(&mut world, &client_id, &form)
+            authorization_code(&mut world, &client_id, form)
         }
         Some("refresh_token") => {
             world.counters.refresh_token += 1;
@@ -163,6 +180,7 @@ fn refresh(world: &mut World, client_id: &str, presented: &str) -> Response {
     let grant_id = entry.grant_id.clone();
     if entry.used {
         // Reuse of a rotated refresh token: assume theft and kill the grant.
+        world.counters.refresh_reuse += 1;
         world.revoke_grant(&grant_id);
         return invalid();
     }

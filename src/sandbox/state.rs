@@ -69,8 +69,13 @@ pub struct RefreshToken {
     pub used: bool,
 }
 
-/// Injected failure for the next `remaining` calls to `endpoint`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// Injected failure for the next `count` calls to `endpoint`.
+///
+/// With a `status`, the call is refused after `delay_ms` and Zoom acts on
+/// nothing. Without one, a `token` call is processed at once (a refresh
+/// rotates) and answered `delay_ms` later, as a slow Zoom does; with
+/// `drop_connection` its TCP connection is then closed without an answer.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct Fault {
     /// `token`, `revoke`, `users_me`, or `any`.
     pub endpoint: String,
@@ -87,6 +92,9 @@ pub struct Fault {
     /// Zoom's `reason` text of the answer.
     #[serde(default)]
     pub reason: Option<String>,
+    /// `token` only: process the call, then drop the connection unanswered.
+    #[serde(default)]
+    pub drop_connection: bool,
 }
 
 fn one() -> u32 {
@@ -97,6 +105,8 @@ fn one() -> u32 {
 pub struct Counters {
     pub authorization_code: u64,
     pub refresh_token: u64,
+    /// Refreshes that presented an already used refresh token (each killed its grant).
+    pub refresh_reuse: u64,
     pub account_credentials: u64,
     pub revoke: u64,
     pub users_me: u64,

@@ -86,6 +86,9 @@ pub enum ServiceError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// The database did not answer in time (503 with `Retry-After`).
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
     /// No token could be handed out.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -109,7 +112,11 @@ impl ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
-        Self::internal(err)
+        if err.is_unavailable() {
+            Self::DatabaseUnavailable(err.to_string())
+        } else {
+            Self::internal(err)
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::backend::{Backend, SqlStore};
 use super::one_time::claim_once;
 use super::{map_unique, records::*, sql, SealedColumn, Store, StoreResult, TokenSlot};
+use super::{LeaseEnd, LeaseGrant};
 use crate::domain::AppType;
 
 #[async_trait]
@@ -271,20 +272,30 @@ where
         id: &str,
         version: i64,
         owner: &str,
-        until: i64,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let query = sqlx::query(sql::lease_acquire_sql(slot))
-            .bind(owner)
-            .bind(until)
-            .bind(id)
-            .bind(version)
-            .bind(now);
-        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+        lease_secs: i64,
+    ) -> StoreResult<Option<LeaseGrant>> {
+        let taken: Option<(i64, Option<i64>)> =
+            sqlx::query_as(super::lease::acquire_sql(DB::LABEL, slot))
+                .bind(owner)
+                .bind(lease_secs)
+                .bind(id)
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(taken.map(|(until, prior)| LeaseGrant {
+            until,
+            earlier_answer_lost: prior == Some(version),
+        }))
     }
 
-    async fn release_lease(&self, slot: TokenSlot, id: &str, owner: &str) -> StoreResult<()> {
-        let query = sqlx::query(sql::lease_release_sql(slot))
+    async fn release_lease(
+        &self,
+        slot: TokenSlot,
+        id: &str,
+        owner: &str,
+        end: LeaseEnd,
+    ) -> StoreResult<()> {
+        let query = sqlx::query(super::lease::release_sql(slot, end))
             .bind(id)
             .bind(owner);
         query.execute(&self.pool).await?;
@@ -292,7 +303,7 @@ where
     }
 
     async fn store_refreshed(&self, slot: TokenSlot, u: &RefreshedTokens) -> StoreResult<bool> {
-        let query = sqlx::query(sql::store_refreshed_sql(slot)).bind(&u.access_token);
+        let query = sqlx::query(super::lease::store_refreshed_sql(slot)).bind(&u.access_token);
         let query = match slot {
             TokenSlot::Connection => query.bind(&u.refresh_token),
             TokenSlot::S2s => query,
@@ -303,6 +314,7 @@ where
             .bind(u.now)
             .bind(&u.id)
             .bind(u.expected_version)
+            .bind(&u.lease_owner)
             .execute(&self.pool)
             .await?;
         Ok(DB::rows_affected(&done) == 1)

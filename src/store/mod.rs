@@ -23,6 +23,8 @@
 
 mod backend;
 mod common;
+mod deadline;
+pub mod lease;
 mod one_time;
 pub mod postgres;
 pub mod records;
@@ -33,8 +35,12 @@ pub use backend::{Backend, SqlStore};
 pub use records::*;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+
+pub use deadline::Deadline;
+pub use lease::{LeaseEnd, LeaseGrant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,6 +50,40 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The call did not finish within its deadline.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// The database cannot be reached or is restarting, as opposed to a
+    /// query that failed on its own: worth a 503 and a retry, not a 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Database(err) => sqlx_unavailable(err),
+            Self::Conflict(_) | Self::Migration(_) => false,
+        }
+    }
+}
+
+fn sqlx_unavailable(err: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match err {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::Protocol(_) => true,
+        E::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08), shutdown and start-up
+            // (57P01-57P03), too many connections (53300).
+            let postgres = code.starts_with("08") || code.starts_with("57P") || code == "53300";
+            // SQLite: BUSY (5) and LOCKED (6), with their extended codes.
+            let sqlite = code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
+            postgres || sqlite
+        }
+        _ => false,
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -140,19 +180,26 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<Connection>>;
 
-    /// Takes the cross-process refresh lease if the row is still at `version`
-    /// and no live lease exists.
+    /// Takes the cross-process refresh lease for `lease_secs` of the
+    /// database's clock, if the row is still at `version` and no live lease
+    /// exists. `None` when someone else holds it or the row moved on.
     async fn acquire_lease(
         &self,
         slot: TokenSlot,
         id: &str,
         version: i64,
         owner: &str,
-        until: i64,
-        now: i64,
-    ) -> StoreResult<bool>;
-    async fn release_lease(&self, slot: TokenSlot, id: &str, owner: &str) -> StoreResult<()>;
-    /// Compare-and-swap on `version`: stores refreshed tokens and clears the lease.
+        lease_secs: i64,
+    ) -> StoreResult<Option<LeaseGrant>>;
+    async fn release_lease(
+        &self,
+        slot: TokenSlot,
+        id: &str,
+        owner: &str,
+        end: LeaseEnd,
+    ) -> StoreResult<()>;
+    /// Compare-and-swap on `version`, fenced by the lease owner: stores
+    /// refreshed tokens and clears the lease.
     async fn store_refreshed(&self, slot: TokenSlot, update: &RefreshedTokens)
         -> StoreResult<bool>;
 
@@ -217,12 +264,21 @@ pub trait Store: Send + Sync + 'static {
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Opens (and migrates) the database named by `url`.
+/// Opens (and migrates) the database named by `url`, with the default deadline.
 pub async fn connect(url: &str) -> StoreResult<DynStore> {
+    connect_with_deadline(url, crate::config::Timing::default().db_query).await
+}
+
+/// Opens (and migrates) the database named by `url`. No call waits longer
+/// than `deadline` for a connection or an answer, so an outage is reported
+/// quickly instead of hanging every request.
+pub async fn connect_with_deadline(url: &str, deadline: Duration) -> StoreResult<DynStore> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        let store = sqlite::SqliteStore::connect(url, deadline).await?;
+        Ok(Arc::new(Deadline::new(store, deadline)))
     } else {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+        let store = postgres::PgStore::connect(url, deadline).await?;
+        Ok(Arc::new(Deadline::new(store, deadline)))
     }
 }
 

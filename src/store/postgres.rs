@@ -13,11 +13,12 @@ pub type PgStore = SqlStore<sqlx::Postgres>;
 
 impl PgStore {
     /// Connects and applies pending migrations. Migrations take an advisory
-    /// lock, so replicas starting together apply them once.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// lock, so replicas starting together apply them once. A connection is
+    /// waited for at most `acquire_timeout`, so an outage fails fast.
+    pub async fn connect(url: &str, acquire_timeout: Duration) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;

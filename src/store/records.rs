@@ -135,6 +135,8 @@ pub struct RefreshedTokens {
     pub access_expires_at: i64,
     pub scopes: Option<String>,
     pub now: i64,
+    /// The lease holder storing it: the store is refused to anyone else.
+    pub lease_owner: String,
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -2,7 +2,7 @@
 //! work on SQLite too, and the schema is portable (TEXT and BIGINT), so no
 //! statement here needs a per-backend variant.
 
-use super::{SealedColumn, TokenSlot};
+use super::SealedColumn;
 
 pub const PING: &str = "SELECT 1";
 
@@ -147,59 +147,6 @@ pub const CONNECTIONS_EXPIRING_BEFORE: &str = "
     WHERE status = 'active' AND refresh_token IS NOT NULL AND access_expires_at < $1
     ORDER BY access_expires_at
     LIMIT $2";
-
-/// Binds: owner, until, id, version, now.
-pub fn lease_acquire_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => {
-            "UPDATE connections SET lease_owner = $1, lease_until = $2
-             WHERE id = $3 AND version = $4 AND status = 'active'
-               AND (lease_until IS NULL OR lease_until < $5)"
-        }
-        TokenSlot::S2s => {
-            "UPDATE s2s_credentials SET lease_owner = $1, lease_until = $2
-             WHERE id = $3 AND version = $4
-               AND (lease_until IS NULL OR lease_until < $5)"
-        }
-    }
-}
-
-/// Binds: id, owner.
-pub fn lease_release_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => {
-            "UPDATE connections SET lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2"
-        }
-        TokenSlot::S2s => {
-            "UPDATE s2s_credentials SET lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2"
-        }
-    }
-}
-
-/// Binds: access token, (connections only: refresh token), expiry, scopes,
-/// now, id, expected version.
-pub fn store_refreshed_sql(slot: TokenSlot) -> &'static str {
-    match slot {
-        TokenSlot::Connection => {
-            "UPDATE connections
-             SET access_token = $1, refresh_token = COALESCE($2, refresh_token),
-                 access_expires_at = $3, scopes = COALESCE($4, scopes),
-                 version = version + 1, lease_owner = NULL, lease_until = NULL,
-                 last_refreshed_at = $5, updated_at = $5
-             WHERE id = $6 AND version = $7 AND status = 'active'"
-        }
-        // S2S grants carry no refresh token, so the placeholders shift by one.
-        TokenSlot::S2s => {
-            "UPDATE s2s_credentials
-             SET access_token = $1, access_expires_at = $2, scopes = COALESCE($3, scopes),
-                 version = version + 1, lease_owner = NULL, lease_until = NULL,
-                 last_refreshed_at = $4, updated_at = $4
-             WHERE id = $5 AND version = $6"
-        }
-    }
-}
 
 pub const PUT_S2S: &str = "
     INSERT INTO s2s_credentials (

@@ -13,13 +13,14 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub type SqliteStore = SqlStore<sqlx::Sqlite>;
 
 impl SqliteStore {
-    /// Opens the database and applies pending migrations.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// Opens the database and applies pending migrations. A lock or a
+    /// connection is waited for at most `timeout`.
+    pub async fn connect(url: &str, timeout: Duration) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(timeout);
         // An in-memory URL gives every connection its own database, so keep one.
         let max = if url.contains(":memory:") || url.contains("mode=memory") {
             1
@@ -28,7 +29,7 @@ impl SqliteStore {
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(timeout)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -1,15 +1,23 @@
-//! What a failed refresh means: a dead grant, a concurrent rotation, or an outage.
+//! What a failed refresh means: a dead grant, a lost answer, a concurrent
+//! rotation, or an outage.
 
 use crate::app::AppState;
 use crate::domain::{rfc3339, Actor, AuditAction, AuditOutcome};
+use crate::store::LeaseEnd;
 use crate::zoom::UpstreamError;
 
-use super::refresh::{open, reload, Snapshot};
+use super::refresh::{open, reload, Lease, Snapshot};
 use super::{is_fresh, LiveToken, TokenError};
+
+/// The `needs_reauth` reason when Zoom refuses a refresh token whose
+/// rotation an earlier, unanswered refresh may already have spent.
+pub const LOST_ANSWER_REASON: &str =
+    "a refresh answer from Zoom was lost; the user must authorize again";
 
 pub(super) async fn rejected(
     app: &AppState,
     snap: Snapshot,
+    lease: &Lease,
     err: UpstreamError,
 ) -> Result<LiveToken, TokenError> {
     let key = snap.key();
@@ -23,29 +31,36 @@ pub(super) async fn rejected(
                     return open(app, &now_row, Vec::new());
                 }
             }
-            let reason = format!(
-                "Zoom rejected the refresh token ({}); the user must authorize again",
-                err.reason()
-            );
+            // Zoom rotates on every refresh: if an earlier call with this very
+            // refresh token got no answer, Zoom most likely rotated it then.
+            let (reason, outcome) = if lease.earlier_answer_lost {
+                (LOST_ANSWER_REASON.to_string(), "answer_lost")
+            } else {
+                (
+                    format!(
+                        "Zoom rejected the refresh token ({}); the user must authorize again",
+                        err.reason()
+                    ),
+                    "invalid_grant",
+                )
+            };
             app.store
                 .mark_needs_reauth(&conn.id, conn.version, &reason, app.clock.now())
                 .await?;
             app.forget_tokens(&conn.org_id);
-            app.metrics.refresh("oauth", "invalid_grant");
+            app.metrics.refresh("oauth", outcome);
             app.audit(
                 Some(&conn.org_id),
                 &Actor::Zoom,
                 AuditAction::ConnectionNeedsReauth,
                 AuditOutcome::Failure,
-                format!("connection {} ({}): {}", conn.id, conn.email, err.reason()),
+                format!("connection {} ({}): {reason}", conn.id, conn.email),
             )
             .await;
             return Err(TokenError::Reauth(reason));
         }
     }
-    app.store
-        .release_lease(snap.slot(), snap.id(), &app.instance_id)
-        .await?;
+    release(app, &snap, lease, LeaseEnd::Settled).await?;
     app.refresher.fail(&key);
     app.metrics.refresh(snap.kind(), "rejected");
     match snap {
@@ -61,6 +76,51 @@ pub(super) async fn rejected(
             ),
         }),
     }
+}
+
+/// Zoom could not be reached, answered 5xx, or its answer was lost. The
+/// stored refresh token stays; a lost answer is remembered on the row (it
+/// explains a later `invalid_grant`), and the connection backs off.
+pub(super) async fn unanswered(
+    app: &AppState,
+    snap: Snapshot,
+    lease: &Lease,
+    end: LeaseEnd,
+    err: UpstreamError,
+) -> Result<LiveToken, TokenError> {
+    let key = snap.key();
+    release(app, &snap, lease, end).await?;
+    let wait = app.refresher.fail(&key);
+    // Audit the first failure of an outage, not every retry of it.
+    if wait.as_secs() <= 1 {
+        let detail = format!("{} {}: {err}", snap.table(), snap.id());
+        app.audit(
+            Some(snap.org_id()),
+            &Actor::Zoom,
+            AuditAction::ConnectionRefreshFailed,
+            AuditOutcome::Failure,
+            detail,
+        )
+        .await;
+    }
+    let outcome = match end {
+        LeaseEnd::AnswerLost => "no_answer",
+        LeaseEnd::Settled => "unavailable",
+    };
+    app.metrics.refresh(snap.kind(), outcome);
+    stale_or_unavailable(app, &snap, wait.as_secs().max(1), err.to_string())
+}
+
+async fn release(
+    app: &AppState,
+    snap: &Snapshot,
+    lease: &Lease,
+    end: LeaseEnd,
+) -> Result<(), TokenError> {
+    app.store
+        .release_lease(snap.slot(), snap.id(), &lease.owner, end)
+        .await?;
+    Ok(())
 }
 
 /// During an outage, a token that has not yet expired is still worth handing out.

@@ -8,15 +8,18 @@
 mod background;
 mod failure;
 mod jwt;
+mod persist;
 mod refresh;
 mod resolve;
 mod s2s;
 mod single_flight;
 mod snapshot;
+mod upstream;
 
 use std::fmt;
 
 pub use background::spawn_background_refresher;
+pub use failure::LOST_ANSWER_REASON;
 pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
 pub use resolve::{resolve, ResolvedToken};
@@ -57,13 +60,20 @@ pub enum TokenError {
         retry_after_secs: u64,
         detail: String,
     },
+    /// The database did not answer in time.
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
     #[error("{0}")]
     Internal(String),
 }
 
 impl From<crate::store::StoreError> for TokenError {
     fn from(err: crate::store::StoreError) -> Self {
-        TokenError::Internal(err.to_string())
+        if err.is_unavailable() {
+            TokenError::DatabaseUnavailable(err.to_string())
+        } else {
+            TokenError::Internal(err.to_string())
+        }
     }
 }
 

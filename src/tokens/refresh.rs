@@ -1,19 +1,28 @@
 //! Lease-guarded refresh, shared by OAuth connections and S2S credentials.
+//!
+//! A caller waits at most `TOKENBROKER_UPSTREAM_TIMEOUT_SECS` for a refresh;
+//! the refresh itself runs in its own task and, once its call has reached
+//! Zoom, awaits the answer and stores the new pair for as long as its lease
+//! allows. Zoom rotates on every refresh with no grace period, so giving up
+//! on an answer that is merely slow would cost the grant.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::app::AppState;
-use crate::crypto::{Aad, SealedColumn};
-use crate::domain::{Actor, AuditAction, AuditOutcome};
-use crate::store::{Connection, RefreshedTokens};
-use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
+use crate::store::{Connection, LeaseEnd};
+use crate::zoom::UpstreamError;
 
-pub(super) use super::failure::{rejected, stale_or_unavailable};
+pub(super) use super::failure::{rejected, stale_or_unavailable, unanswered};
+use super::persist::store_pair;
 use super::single_flight::SingleFlight;
 pub(super) use super::snapshot::{open, reload, Snapshot};
+use super::upstream::call_upstream;
 use super::{is_fresh, LiveToken, TokenError};
+
+/// What a caller who stopped waiting for a slow Zoom is told to wait.
+const SLOW_ANSWER_RETRY_SECS: u64 = 2;
 
 /// Process-wide refresh coordination: single-flight and failure backoff.
 #[derive(Default)]
@@ -39,12 +48,44 @@ impl Refresher {
         delay
     }
 
-    fn succeed(&self, key: &str) {
+    pub(super) fn succeed(&self, key: &str) {
         self.backoff
             .lock()
             .expect("backoff map poisoned")
             .remove(key);
     }
+
+    /// Refreshes under way in this process.
+    pub fn in_flight(&self) -> usize {
+        self.flights.in_flight()
+    }
+
+    /// Waits until no refresh is under way, or `limit` has passed; true when
+    /// idle. A shutting-down process calls it so that an answer Zoom is
+    /// still sending (the grant itself, once Zoom has rotated) is stored.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.in_flight() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+}
+
+/// A refresh lease held by this process for one attempt.
+pub(super) struct Lease {
+    /// Unique per attempt, so a store or release from an attempt whose lease
+    /// was taken over is refused, even from the same process.
+    pub owner: String,
+    /// When the lease ends, by this process's monotonic clock. It starts
+    /// before the database's clock does, so it never ends later than the
+    /// lease row says.
+    pub deadline: Instant,
+    /// An earlier attempt sent this refresh token to Zoom and lost the answer.
+    pub earlier_answer_lost: bool,
 }
 
 /// A valid token for an OAuth connection, refreshing it first if it is about to expire.
@@ -53,43 +94,53 @@ pub async fn connection_token(app: &AppState, conn: Connection) -> Result<LiveTo
         app,
         Snapshot::Connection(conn),
         app.config.refresh_ahead.as_secs(),
+        Some(app.config.upstream_timeout),
     )
     .await
 }
 
-/// As `connection_token`, but refreshes when the token expires within `ahead_secs`.
-/// The background refresher uses a wider window than the request path.
+/// As `connection_token`, but refreshes when the token expires within
+/// `ahead_secs`, and waits for the refresh to end. The background refresher
+/// uses a wider window than the request path, and its concurrency limit
+/// must cover whole refreshes.
 pub async fn connection_token_within(
     app: &AppState,
     conn: Connection,
     ahead_secs: u64,
 ) -> Result<LiveToken, TokenError> {
-    obtain(app, Snapshot::Connection(conn), ahead_secs).await
+    obtain(app, Snapshot::Connection(conn), ahead_secs, None).await
 }
 
+/// A token for `snap`, refreshing it first when it expires within
+/// `ahead_secs`. A caller waits at most `caller_wait` for the refresh.
 pub(super) async fn obtain(
     app: &AppState,
     snap: Snapshot,
     ahead_secs: u64,
+    caller_wait: Option<Duration>,
 ) -> Result<LiveToken, TokenError> {
     snap.usable()?;
     if is_fresh(snap.expires_at(), app.clock.now(), ahead_secs) {
         return open(app, &snap, Vec::new());
     }
     let key = snap.key();
-    let task_app = app.clone();
-    app.refresher
-        .flights
-        .run(&key, move || async move {
-            refresh_guarded(&task_app, snap, ahead_secs).await
-        })
-        .await
-}
-
-/// How long a refresh lease lasts: past the upstream timeout, so a live
-/// holder never loses it mid-call.
-fn lease_secs(app: &AppState) -> u64 {
-    app.config.upstream_timeout.as_secs() * 2 + 5
+    let (task_app, task_snap) = (app.clone(), snap.clone());
+    let flight = app.refresher.flights.run(&key, move || async move {
+        refresh_guarded(&task_app, task_snap, ahead_secs).await
+    });
+    let Some(wait) = caller_wait else {
+        return flight.await;
+    };
+    match tokio::time::timeout(wait, flight).await {
+        Ok(outcome) => outcome,
+        // The refresh goes on in its task; this caller has waited enough.
+        Err(_) => stale_or_unavailable(
+            app,
+            &snap,
+            SLOW_ANSWER_RETRY_SECS,
+            "Zoom is slow to answer a refresh; it is still awaited".into(),
+        ),
+    }
 }
 
 async fn refresh_guarded(
@@ -97,12 +148,15 @@ async fn refresh_guarded(
     first: Snapshot,
     ahead_secs: u64,
 ) -> Result<LiveToken, TokenError> {
-    let give_up = Instant::now() + Duration::from_secs(lease_secs(app));
+    let lease_len = app.config.timing.lease();
+    // Waiting longer than one lease means its holder is gone; by then the
+    // lease has expired and this attempt can take it.
+    let give_up = Instant::now() + lease_len + Duration::from_secs(2);
+    let mut pause = Duration::from_millis(25);
     let mut snap = first;
     loop {
         snap.usable()?;
-        let now = app.clock.now();
-        if is_fresh(snap.expires_at(), now, ahead_secs) {
+        if is_fresh(snap.expires_at(), app.clock.now(), ahead_secs) {
             return open(app, &snap, Vec::new());
         }
         if let Some(wait) = app.refresher.backoff_remaining(&snap.key()) {
@@ -113,20 +167,25 @@ async fn refresh_guarded(
                 "a recent refresh failed; backing off".into(),
             );
         }
-        let until = now + lease_secs(app) as i64;
-        if app
+        let owner = format!("{}/{}", app.instance_id, uuid::Uuid::new_v4().simple());
+        let started = Instant::now();
+        let grant = app
             .store
             .acquire_lease(
                 snap.slot(),
                 snap.id(),
                 snap.version(),
-                &app.instance_id,
-                until,
-                now,
+                &owner,
+                lease_len.as_secs() as i64,
             )
-            .await?
-        {
-            return refresh_once(app, snap).await;
+            .await?;
+        if let Some(grant) = grant {
+            let lease = Lease {
+                owner,
+                deadline: started + lease_len,
+                earlier_answer_lost: grant.earlier_answer_lost,
+            };
+            return refresh_once(app, snap, lease).await;
         }
         if Instant::now() >= give_up {
             return stale_or_unavailable(
@@ -137,122 +196,23 @@ async fn refresh_guarded(
             );
         }
         // Another replica holds the lease, or the row moved on: wait, then re-read.
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
         snap = reload(app, &snap).await?.ok_or(TokenError::NotConnected)?;
     }
 }
 
-async fn call_upstream(app: &AppState, snap: &Snapshot) -> Result<TokenSet, UpstreamError> {
-    let opened = |column: SealedColumn, sealed: &str| {
-        app.keyring
-            .open_string(Aad::new(column, snap.id()), sealed)
-            .map_err(|e| {
-                UpstreamError::Protocol(format!(
-                    "stored {} could not be opened: {e}",
-                    column.column
-                ))
-            })
-    };
-    match snap {
-        Snapshot::Connection(c) => {
-            let Some((id, secret)) = app.config.zoom_app(c.app_type) else {
-                return Err(UpstreamError::Protocol(format!(
-                    "no Zoom app is configured for {} connections",
-                    c.app_type
-                )));
-            };
-            let sealed = c
-                .refresh_token
-                .as_deref()
-                .ok_or_else(|| UpstreamError::Protocol("no refresh token stored".into()))?;
-            let refresh_token = opened(SealedColumn::CONNECTION_REFRESH_TOKEN, sealed)?;
-            app.zoom
-                .refresh(
-                    &ClientAuth {
-                        client_id: id,
-                        client_secret: secret,
-                    },
-                    &refresh_token,
-                )
-                .await
-        }
-        Snapshot::S2s(s) => {
-            let secret = opened(SealedColumn::S2S_CLIENT_SECRET, &s.client_secret)?;
-            app.zoom
-                .account_credentials(
-                    &ClientAuth {
-                        client_id: &s.client_id,
-                        client_secret: &secret,
-                    },
-                    &s.account_id,
-                )
-                .await
-        }
-    }
-}
-
-async fn refresh_once(app: &AppState, snap: Snapshot) -> Result<LiveToken, TokenError> {
-    let key = snap.key();
+async fn refresh_once(
+    app: &AppState,
+    snap: Snapshot,
+    lease: Lease,
+) -> Result<LiveToken, TokenError> {
     match call_upstream(app, &snap).await {
-        Ok(tokens) => {
-            let now = app.clock.now();
-            let expires_at = now + tokens.lifetime_secs();
-            let seal = |column: SealedColumn, value: &str| {
-                app.keyring.seal_str(Aad::new(column, snap.id()), value)
-            };
-            let update = RefreshedTokens {
-                id: snap.id().to_string(),
-                expected_version: snap.version(),
-                access_token: seal(snap.access_column(), &tokens.access_token),
-                refresh_token: tokens
-                    .refresh_token
-                    .as_deref()
-                    .map(|rt| seal(SealedColumn::CONNECTION_REFRESH_TOKEN, rt)),
-                access_expires_at: expires_at,
-                scopes: tokens.scope.clone(),
-                now,
-            };
-            // Commit before anyone sees the new token: a caller must never hold
-            // a token whose refresh token is lost.
-            if !app.store.store_refreshed(snap.slot(), &update).await? {
-                app.metrics.refresh(snap.kind(), "lost_race");
-                tracing::warn!(key, "row changed during refresh; result discarded");
-                return Err(TokenError::Unavailable {
-                    retry_after_secs: 1,
-                    detail: "the connection changed during refresh".into(),
-                });
-            }
-            app.refresher.succeed(&key);
-            app.forget_tokens(snap.org_id());
-            app.metrics.refresh(snap.kind(), "ok");
-            tracing::info!(key, expires_at, "token refreshed");
-            Ok(LiveToken {
-                access_token: tokens.access_token,
-                expires_at,
-                scopes: tokens.scope.unwrap_or_else(|| snap.scopes().to_string()),
-                warnings: Vec::new(),
-            })
+        Ok(tokens) => store_pair(app, snap, &lease, tokens).await,
+        Err(err @ UpstreamError::Rejected { .. }) => rejected(app, snap, &lease, err).await,
+        Err(err @ UpstreamError::AnswerLost(_)) => {
+            unanswered(app, snap, &lease, LeaseEnd::AnswerLost, err).await
         }
-        Err(err @ UpstreamError::Rejected { .. }) => rejected(app, snap, err).await,
-        Err(err) => {
-            app.store
-                .release_lease(snap.slot(), snap.id(), &app.instance_id)
-                .await?;
-            let wait = app.refresher.fail(&key);
-            // Audit the first failure of an outage, not every retry of it.
-            if wait.as_secs() <= 1 {
-                let detail = format!("{} {}: {err}", snap.table(), snap.id());
-                app.audit(
-                    Some(snap.org_id()),
-                    &Actor::Zoom,
-                    AuditAction::ConnectionRefreshFailed,
-                    AuditOutcome::Failure,
-                    detail,
-                )
-                .await;
-            }
-            app.metrics.refresh(snap.kind(), "unavailable");
-            stale_or_unavailable(app, &snap, wait.as_secs().max(1), err.to_string())
-        }
+        Err(err) => unanswered(app, snap, &lease, LeaseEnd::Settled, err).await,
     }
 }

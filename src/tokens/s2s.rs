@@ -11,9 +11,11 @@ use super::{LiveToken, TokenError};
 /// The org's S2S token, or `None` when the org has no S2S credentials.
 pub async fn s2s_token(app: &AppState, org_id: &str) -> Result<Option<LiveToken>, TokenError> {
     match app.store.s2s(org_id).await? {
-        Some(row) => obtain(app, Snapshot::S2s(row), app.config.refresh_ahead.as_secs())
-            .await
-            .map(Some),
+        Some(row) => {
+            let ahead = app.config.refresh_ahead.as_secs();
+            let wait = Some(app.config.upstream_timeout);
+            obtain(app, Snapshot::S2s(row), ahead, wait).await.map(Some)
+        }
         None => Ok(None),
     }
 }
@@ -32,6 +34,7 @@ pub async fn fetch_s2s_token(
                 client_secret,
             },
             account_id,
+            None,
         )
         .await
 }

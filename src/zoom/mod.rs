@@ -96,31 +96,44 @@ impl ZoomClient {
             ("redirect_uri", redirect_uri),
             ("code_verifier", verifier),
         ];
-        self.token_call("authorization_code", auth, &form).await
+        self.token_call("authorization_code", auth, &form, None)
+            .await
     }
 
+    /// Refreshes a grant. Zoom rotates the refresh token as soon as it
+    /// processes the call, so the answer is awaited up to `answer_timeout`,
+    /// however long the caller is willing to wait. A failure to connect still
+    /// fails within the connect timeout: Zoom never saw that call.
     pub async fn refresh(
         &self,
         auth: &ClientAuth<'_>,
         refresh_token: &str,
+        answer_timeout: Duration,
     ) -> Result<TokenSet, UpstreamError> {
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
         ];
-        self.token_call("refresh_token", auth, &form).await
+        self.token_call("refresh_token", auth, &form, Some(answer_timeout))
+            .await
     }
 
+    /// Mints a Server-to-Server token. Zoom has invalidated the previous
+    /// token when minting one, so a background mint waits for its answer as
+    /// a refresh does (`answer_timeout`); a check of new credentials passes
+    /// `None` and gets the client's usual timeout.
     pub async fn account_credentials(
         &self,
         auth: &ClientAuth<'_>,
         account_id: &str,
+        answer_timeout: Option<Duration>,
     ) -> Result<TokenSet, UpstreamError> {
         let form = [
             ("grant_type", "account_credentials"),
             ("account_id", account_id),
         ];
-        self.token_call("account_credentials", auth, &form).await
+        self.token_call("account_credentials", auth, &form, answer_timeout)
+            .await
     }
 
     /// RFC 7009 revocation: a form body with HTTP Basic client authentication.
@@ -148,12 +161,16 @@ impl ZoomClient {
         grant: &'static str,
         auth: &ClientAuth<'_>,
         form: &[(&str, &str)],
+        answer_timeout: Option<Duration>,
     ) -> Result<TokenSet, UpstreamError> {
-        let request = self
+        let mut request = self
             .http
             .post(format!("{}/oauth/token", self.oauth_base))
             .basic_auth(auth.client_id, Some(auth.client_secret))
             .form(form);
+        if let Some(wait) = answer_timeout {
+            request = request.timeout(wait);
+        }
         self.send(grant, request).await
     }
 
@@ -170,16 +187,10 @@ impl ZoomClient {
         );
         let started = Instant::now();
         let result = async {
-            let response = request
-                .send()
-                .await
-                .map_err(|e| UpstreamError::Unavailable(describe(&e)))?;
+            let response = request.send().await.map_err(|e| unanswered(&e))?;
             let status = response.status();
             tracing::Span::current().record("status", status.as_u16());
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| UpstreamError::Unavailable(describe(&e)))?;
+            let body = response.bytes().await.map_err(|e| unanswered(&e))?;
             classify(status, &body)
         }
         .instrument(span.clone())
@@ -188,6 +199,7 @@ impl ZoomClient {
             Ok(_) => "ok",
             Err(UpstreamError::Rejected { .. }) => "rejected",
             Err(UpstreamError::Unavailable(_)) => "unavailable",
+            Err(UpstreamError::AnswerLost(_)) => "answer_lost",
             Err(UpstreamError::Protocol(_)) => "protocol_error",
         };
         span.record("outcome", outcome);
@@ -202,10 +214,21 @@ impl ZoomClient {
     }
 }
 
+/// A call that got no answer: if the connection was never made, Zoom never
+/// saw it; otherwise it may have acted on it.
+fn unanswered(e: &reqwest::Error) -> UpstreamError {
+    if e.is_connect() {
+        UpstreamError::Unavailable(describe(e))
+    } else {
+        UpstreamError::AnswerLost(describe(e))
+    }
+}
+
 fn classify<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, UpstreamError> {
     if status.is_success() {
+        // Zoom acted on the call, but what it answered cannot be used.
         return serde_json::from_slice(body).map_err(|e| {
-            UpstreamError::Protocol(format!("unexpected answer from Zoom ({status}): {e}"))
+            UpstreamError::AnswerLost(format!("unreadable answer from Zoom ({status}): {e}"))
         });
     }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {

@@ -93,9 +93,15 @@ pub enum UpstreamError {
         error: String,
         reason: String,
     },
-    /// 5xx, 429, timeout or connection failure: worth retrying later.
+    /// 5xx or 429, or Zoom could not be reached (so it never saw the call):
+    /// worth retrying later.
     #[error("Zoom is unavailable: {0}")]
     Unavailable(String),
+    /// The call was sent, and no usable answer came back (timeout, dropped
+    /// connection, unreadable success). Zoom may have acted on it: for a
+    /// refresh, it may have rotated the refresh token.
+    #[error("Zoom's answer was lost: {0}")]
+    AnswerLost(String),
     #[error("{0}")]
     Protocol(String),
 }
@@ -109,7 +115,7 @@ impl UpstreamError {
     pub fn reason(&self) -> String {
         match self {
             Self::Rejected { reason, .. } => reason.clone(),
-            Self::Unavailable(_) => "Zoom did not answer in time".into(),
+            Self::Unavailable(_) | Self::AnswerLost(_) => "Zoom did not answer in time".into(),
             Self::Protocol(_) => "Zoom gave an answer we could not understand".into(),
         }
     }

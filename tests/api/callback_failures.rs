@@ -275,6 +275,7 @@ async fn zoom_refusing_the_code_shows_its_reason() {
         count: 1,
         error: Some("invalid_grant".into()),
         reason: Some("Invalid authorization code <b>x</b>".into()),
+        drop_connection: false,
     });
     let page = browser.get(&callback).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);

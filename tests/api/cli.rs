@@ -52,6 +52,15 @@ async fn bad_configuration_names_the_variable_and_exits_2() {
             ],
             "TOKENBROKER_JWT_CUTOFF",
         ),
+        (
+            vec![
+                ("DATABASE_URL", &db),
+                ("TOKENBROKER_MASTER_KEY", &key),
+                // Shorter than the 95 s refresh lease.
+                ("TOKENBROKER_REFRESH_AHEAD_SECS", "60"),
+            ],
+            "TOKENBROKER_REFRESH_AHEAD_SECS",
+        ),
     ];
     for (vars, var) in cases {
         let out = run(dir.path(), &["serve"], &vars);

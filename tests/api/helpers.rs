@@ -92,8 +92,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts everything; `overrides` replace or add configuration variables.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    init_logs();
     let (database_url, db) = fresh_database().await;
+    spawn_app_on(database_url, db, overrides).await
+}
+
+/// As `spawn_app_with`, on a database of the caller's (a throwaway cluster).
+pub async fn spawn_app_on(database_url: String, db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
+    init_logs();
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sandbox_addr = sandbox_listener.local_addr().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -285,6 +290,7 @@ impl TestApp {
             count,
             error: None,
             reason: None,
+            drop_connection: false,
         });
     }
 

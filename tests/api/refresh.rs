@@ -131,6 +131,7 @@ async fn invalid_grant_after_a_concurrent_rotation_counts_as_success() {
         count: 1,
         error: Some("invalid_grant".into()),
         reason: Some("Invalid Token!".into()),
+        drop_connection: false,
     });
     let request = tokio::spawn({
         let url = format!("{}/api/v1/orgs/acme/users/ann@acme.example/token", app.base);
@@ -145,8 +146,24 @@ async fn invalid_grant_after_a_concurrent_rotation_counts_as_success() {
         }
     });
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    // "Another replica" refreshes and commits while our call is in flight.
+    // "Another replica" takes the lease over (as if ours had run out),
+    // refreshes and commits while our call is in flight.
     let row = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
+    let ours = row
+        .lease_owner
+        .clone()
+        .expect("our refresh holds the lease");
+    let slot = tokenbroker::store::TokenSlot::Connection;
+    let store = &app.app.store;
+    store
+        .release_lease(slot, &id, &ours, tokenbroker::store::LeaseEnd::Settled)
+        .await
+        .unwrap();
+    assert!(store
+        .acquire_lease(slot, &id, row.version, "replica-b", 60)
+        .await
+        .unwrap()
+        .is_some());
     let now = app.app.clock.now();
     let seal = |col: SealedColumn, v: &str| app.app.keyring.seal_str(Aad::new(col, &id), v);
     let update = tokenbroker::store::RefreshedTokens {
@@ -163,6 +180,7 @@ async fn invalid_grant_after_a_concurrent_rotation_counts_as_success() {
         access_expires_at: now + 3_600,
         scopes: None,
         now,
+        lease_owner: "replica-b".into(),
     };
     assert!(app
         .app
@@ -183,7 +201,15 @@ async fn a_missing_refresh_token_in_the_answer_keeps_the_old_one() {
     let app = spawn_app().await;
     let id = app.connect("ann@acme.example", "user", "Member").await;
     let before = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
-    let update = tokenbroker::store::RefreshedTokens {
+    let slot = tokenbroker::store::TokenSlot::Connection;
+    assert!(app
+        .app
+        .store
+        .acquire_lease(slot, &id, before.version, "holder", 60)
+        .await
+        .unwrap()
+        .is_some());
+    let mut update = tokenbroker::store::RefreshedTokens {
         id: id.clone(),
         expected_version: before.version,
         access_token: app
@@ -194,13 +220,12 @@ async fn a_missing_refresh_token_in_the_answer_keeps_the_old_one() {
         access_expires_at: 1,
         scopes: None,
         now: 1,
+        lease_owner: "someone-else".into(),
     };
-    assert!(app
-        .app
-        .store
-        .store_refreshed(tokenbroker::store::TokenSlot::Connection, &update)
-        .await
-        .unwrap());
+    // Fenced: only the lease holder may store, even at the right version.
+    assert!(!app.app.store.store_refreshed(slot, &update).await.unwrap());
+    update.lease_owner = "holder".into();
+    assert!(app.app.store.store_refreshed(slot, &update).await.unwrap());
     let after = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
     assert_eq!(after.refresh_token, before.refresh_token);
     assert_eq!(after.version, before.version + 1);

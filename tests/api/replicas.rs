@@ -151,6 +151,7 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         count: 1,
         error: None,
         reason: None,
+        drop_connection: false,
     });
     let calls = (0..1_000).map(|i| {
         let base = if i % 2 == 0 { &base_a } else { &base_b };
