@@ -1,7 +1,7 @@
 //! The console's credential forms: the same rules as the API, for the signed-in admin's org.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 
 use crate::app::AppState;
 use crate::error::ApiResult;
@@ -14,20 +14,13 @@ use super::session::Admin;
 pub async fn put_jwt(
     State(app): State<AppState>,
     admin: Admin,
-    headers: HeaderMap,
     ApiJson(body): ApiJson<JwtBody>,
 ) -> ApiResult<StatusCode> {
-    admin.check_csrf(&headers)?;
     credentials::set_jwt(&app, admin.org(), &admin.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn delete_jwt(
-    State(app): State<AppState>,
-    admin: Admin,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    admin.check_csrf(&headers)?;
+pub async fn delete_jwt(State(app): State<AppState>, admin: Admin) -> ApiResult<StatusCode> {
     credentials::remove_jwt(&app, admin.org(), &admin.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -35,20 +28,13 @@ pub async fn delete_jwt(
 pub async fn put_s2s(
     State(app): State<AppState>,
     admin: Admin,
-    headers: HeaderMap,
     ApiJson(body): ApiJson<S2sBody>,
 ) -> ApiResult<StatusCode> {
-    admin.check_csrf(&headers)?;
     credentials::set_s2s(&app, admin.org(), &admin.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn delete_s2s(
-    State(app): State<AppState>,
-    admin: Admin,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    admin.check_csrf(&headers)?;
+pub async fn delete_s2s(State(app): State<AppState>, admin: Admin) -> ApiResult<StatusCode> {
     credentials::remove_s2s(&app, admin.org(), &admin.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -193,3 +193,128 @@ async fn rotating_the_master_key_signs_nobody_out_and_keeps_callbacks_working() 
     );
     assert_eq!(before.connections().await.len(), 1);
 }
+
+#[tokio::test]
+async fn every_state_changing_console_route_needs_the_csrf_token() {
+    let app = spawn_app().await;
+    let id = app.connect("ann@acme.example", "user", "Member").await;
+    let (admin, csrf) = app.admin_browser("admin@acme.example").await;
+    let s2s = json!({ "email": "a@acme.example", "account_id": "x", "client_id": "y", "client_secret": "z" });
+    let jwt = json!({ "api_key": "k", "api_secret": "s" });
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::POST,
+            "/admin/api/authorize".into(),
+            Some(json!({ "app_type": "user" })),
+        ),
+        (Method::DELETE, format!("/admin/api/connections/{id}"), None),
+        (Method::PUT, "/admin/api/s2s-credentials".into(), Some(s2s)),
+        (Method::DELETE, "/admin/api/s2s-credentials".into(), None),
+        (Method::PUT, "/admin/api/jwt-credentials".into(), Some(jwt)),
+        (Method::DELETE, "/admin/api/jwt-credentials".into(), None),
+        (Method::POST, "/admin/logout".into(), None),
+    ];
+    for (method, path, body) in &routes {
+        for token in [None, Some("not-the-token")] {
+            let mut request = admin.request(method.clone(), format!("{}{path}", app.base));
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            if let Some(token) = token {
+                request = request.header("x-csrf-token", token);
+            }
+            let answer = request.send().await.unwrap();
+            assert_eq!(
+                answer.status(),
+                StatusCode::FORBIDDEN,
+                "{method} {path} with {token:?}"
+            );
+        }
+    }
+    // Nothing changed, and the session is still alive.
+    assert_eq!(app.connections().await.len(), 1);
+    let audit: Value = app
+        .get("/api/v1/orgs/acme/audit")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["admin.signed_in", "connection.created"],
+        "{audit}"
+    );
+    // The right token works, so the refusals above were about the token.
+    let done = admin
+        .delete(format!("{}/admin/api/connections/{id}", app.base))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn another_orgs_key_cannot_mint_an_admin_link_or_write_credentials() {
+    let app = spawn_app().await;
+    let (_, globex_key) = app.new_org_key("globex").await;
+    let calls: Vec<(Method, &str, Value)> = vec![
+        (
+            Method::POST,
+            "/api/v1/orgs/acme/admin-links",
+            json!({ "email": "evil@globex.example" }),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/orgs/acme/jwt-credentials",
+            json!({ "api_key": "k", "api_secret": "s" }),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/orgs/acme/jwt-credentials",
+            json!({}),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/orgs/acme/s2s-credentials",
+            json!({ "email": "a@acme.example", "account_id": "x", "client_id": "y", "client_secret": "z" }),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/orgs/acme/s2s-credentials",
+            json!({}),
+        ),
+    ];
+    for (method, path, body) in calls {
+        let answer = app
+            .api
+            .request(method.clone(), format!("{}{path}", app.base))
+            .bearer_auth(&globex_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::helpers::error_code(answer, StatusCode::NOT_FOUND).await,
+            "not_found",
+            "{method} {path}"
+        );
+    }
+    let audit: Value = app
+        .get("/api/v1/orgs/acme/audit")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(audit["events"].as_array().unwrap().is_empty(), "{audit}");
+    assert_eq!(
+        app.app.store.admin_emails(&app.org.id).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
