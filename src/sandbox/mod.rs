@@ -46,6 +46,11 @@ impl Sandbox {
         self.world.lock().expect("sandbox state poisoned")
     }
 
+    /// Grants not revoked, for tests that must see a grant dead at Zoom.
+    pub fn live_grants(&self) -> usize {
+        self.world().grants.values().filter(|g| !g.revoked).count()
+    }
+
     pub fn register_client(&self, app: ClientApp) {
         self.world().clients.insert(app.client_id.clone(), app);
     }

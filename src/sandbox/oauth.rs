@@ -249,18 +249,27 @@ pub async fn revoke(
         return invalid_client();
     };
     let mut world = sandbox.world();
-    world.counters.revoke += 1;
     if !client_ok(&world, &client_id, &secret) {
         return invalid_client();
     }
+    // As strict as Zoom: only a live token of this client's own grant is revoked,
+    // and only a revoke that happened is counted.
     let token = form.token.unwrap_or_default();
     let grant = world
         .access
         .get(&token)
         .map(|t| t.grant_id.clone())
-        .or_else(|| world.refresh.get(&token).map(|t| t.grant_id.clone()));
-    if let Some(grant) = grant {
-        world.revoke_grant(&grant);
-    }
+        .or_else(|| world.refresh.get(&token).map(|t| t.grant_id.clone()))
+        .filter(|g| {
+            world
+                .grants
+                .get(g)
+                .is_some_and(|g| g.client_id == client_id)
+        });
+    let Some(grant) = grant else {
+        return zoom_error(StatusCode::BAD_REQUEST, "invalid_request", "Invalid Token!");
+    };
+    world.revoke_grant(&grant);
+    world.counters.revoke += 1;
     Json(json!({ "status": "success" })).into_response()
 }
