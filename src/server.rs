@@ -14,15 +14,14 @@ use tower_http::timeout::TimeoutLayer;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::tokens::spawn_background_refresher;
-use crate::{api, flow, ops, telemetry};
+use crate::{flow, openapi, telemetry};
 
 /// Request bodies are small JSON documents or forms; anything larger is refused.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(app: AppState) -> Router {
     Router::new()
-        .merge(ops::routes())
-        .merge(api::routes())
+        .merge(openapi::routes())
         .merge(flow::routes())
         .merge(crate::webhooks::routes())
         .merge(crate::admin::routes(&app.config.public_dir))
