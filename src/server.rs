@@ -6,13 +6,13 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
-use axum::Router;
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::tokens::spawn_background_refresher;
 use crate::{flow, openapi, telemetry};
 
@@ -25,6 +25,8 @@ pub fn router(app: AppState) -> Router {
         .merge(flow::routes())
         .merge(crate::webhooks::routes())
         .merge(crate::admin::routes(&app.config.public_dir))
+        // After every merge: it applies to the routes registered so far.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn_with_state(
             app.metrics.clone(),
@@ -44,6 +46,18 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .with_state(app)
+}
+
+/// A known path with another method: JSON like every error; axum adds `Allow`.
+async fn method_not_allowed() -> (StatusCode, Json<ErrorBody>) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(ErrorBody {
+            error: "method_not_allowed",
+            message: "this path does not accept that method; the Allow header lists those it does"
+                .into(),
+        }),
+    )
 }
 
 /// Serves the broker on `listener` until `shutdown` resolves, then drains
