@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
+/// Characters `str::trim` and `char::is_whitespace` treat as white space
+/// (Unicode White_Space), as the body of a regex character class. The
+/// OpenAPI patterns use it rather than `\s`, whose meaning differs between
+/// regex dialects, so the document says exactly what the parsers accept.
+const WHITE_SPACE: &str = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// White space and control characters (`char::is_control`), as a class body.
+const SPACE_OR_CONTROL: &str =
+    r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
 /// An email address, trimmed and lower-cased so that matching is case-insensitive.
 /// Only ASCII letters are folded: Unicode lower-casing would make distinct
 /// addresses equal (the Kelvin sign `K` folds to `k`).
@@ -17,21 +26,42 @@ pub struct InvalidValue(pub String);
 pub struct Email(String);
 
 impl Email {
+    /// The longest address accepted, in characters as sent (RFC 5321 allows 254).
+    pub const MAX_CHARS: usize = 254;
+    /// The longest part before the `@` (RFC 5321).
+    pub const MAX_LOCAL_CHARS: usize = 64;
+
+    /// Lengths count characters of the value as sent, as the OpenAPI
+    /// document's `maxLength` and `pattern` do (see [`Email::pattern`]).
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let email = raw.trim().to_ascii_lowercase();
-        let bad = || InvalidValue(format!("{:?} is not a valid email address", raw.trim()));
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let trimmed = raw.trim();
+        let bad = || InvalidValue(format!("{trimmed:?} is not a valid email address"));
+        if raw.chars().count() > Self::MAX_CHARS
+            || trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(bad());
         }
-        let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+        let (local, domain) = trimmed.rsplit_once('@').ok_or_else(bad)?;
         let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..");
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        if local.is_empty()
+            || local.chars().count() > Self::MAX_LOCAL_CHARS
+            || local.contains('@')
+            || !domain_ok
+        {
             return Err(bad());
         }
-        Ok(Self(email))
+        // ASCII folding only: Unicode lower-casing would make distinct
+        // addresses equal (the Kelvin sign `K` folds to `k`).
+        Ok(Self(trimmed.to_ascii_lowercase()))
+    }
+
+    /// What [`Email::parse`] accepts, as a regex (with `maxLength` [`Email::MAX_CHARS`]).
+    pub fn pattern() -> String {
+        let (ws, bad, local) = (WHITE_SPACE, SPACE_OR_CONTROL, Self::MAX_LOCAL_CHARS);
+        format!("^[{ws}]*[^@{bad}]{{1,{local}}}@[^@.{bad}]+(\\.[^@.{bad}]+)+[{ws}]*$")
     }
 
     pub fn as_str(&self) -> &str {
@@ -51,6 +81,21 @@ impl fmt::Display for Email {
         f.write_str(&self.0)
     }
 }
+
+impl utoipa::PartialSchema for Email {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(Self::MAX_CHARS))
+            .pattern(Some(Self::pattern()))
+            .description(Some(
+                "An email address; matched after trimming, case-insensitively.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Email {}
 
 impl<'de> Deserialize<'de> for Email {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -152,6 +197,18 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        // The OpenAPI schema lists the same texts `FromStr` accepts, so the two cannot drift.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl TryFrom<String> for $name {
             type Error = InvalidValue;
@@ -277,17 +334,28 @@ impl fmt::Display for Actor {
 pub struct Required(String);
 
 impl Required {
+    /// `max` counts characters of the value as sent, as the OpenAPI `maxLength` does.
     pub fn parse(field: &str, raw: &str, max: usize) -> Result<Self, InvalidValue> {
-        let value = raw.trim();
-        if value.is_empty() {
-            return Err(InvalidValue(format!("{field} is required")));
-        }
-        if value.len() > max {
+        if raw.chars().count() > max {
             return Err(InvalidValue(format!(
                 "{field} is longer than {max} characters"
             )));
         }
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(InvalidValue(format!("{field} is required")));
+        }
         Ok(Self(value.to_string()))
+    }
+
+    /// What [`Required::parse`] accepts with this `max`, as an OpenAPI string schema.
+    pub fn schema(max: usize) -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(max))
+            .pattern(Some(format!("[^{WHITE_SPACE}]")))
+            .build()
     }
 
     pub fn as_str(&self) -> &str {

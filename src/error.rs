@@ -15,11 +15,22 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::service::ServiceError;
 use crate::store::StoreError;
 use crate::tokens::TokenError;
+
+// The OpenAPI document's `Error` schema derives from this very type.
+/// Every error answer: a stable code, and a message for humans.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code such as `not_found` or `invalid_email`.
+    pub error: &'static str,
+    /// A sentence for humans; never a secret, a token or a database detail.
+    pub message: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -175,8 +186,14 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response =
-            (status, Json(json!({ "error": code, "message": message }))).into_response();
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: code,
+                message,
+            }),
+        )
+            .into_response();
         let retry_after = match self {
             Self::UpstreamUnavailable {
                 retry_after_secs, ..

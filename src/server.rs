@@ -8,26 +8,27 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::tokens::spawn_background_refresher;
-use crate::{api, flow, ops, telemetry};
+use crate::{flow, openapi, telemetry};
 
 /// Request bodies are small JSON documents or forms; anything larger is refused.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(app: AppState) -> Router {
     Router::new()
-        .merge(ops::routes())
-        .merge(api::routes())
+        .merge(openapi::routes())
         .merge(flow::routes())
         .merge(crate::webhooks::routes())
         .merge(crate::admin::routes(&app.config.public_dir))
+        // After every merge: it applies to the routes registered so far.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn(no_store_for_apis))
         .layer(middleware::from_fn_with_state(
@@ -61,6 +62,18 @@ async fn no_store_for_apis(request: Request, next: Next) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// A known path with another method: JSON like every error; axum adds `Allow`.
+async fn method_not_allowed() -> (StatusCode, Json<ErrorBody>) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(ErrorBody {
+            error: "method_not_allowed",
+            message: "this path does not accept that method; the Allow header lists those it does"
+                .into(),
+        }),
+    )
 }
 
 /// Serves the broker on `listener` until `shutdown` resolves, then drains

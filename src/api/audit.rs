@@ -1,20 +1,38 @@
 //! `GET /api/v1/orgs/{org}/audit?before=&limit=`: the org's security audit log.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 
 use crate::app::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::service::audit;
 use crate::web::views::{AuditPageView, AuditQuery};
-use crate::web::ApiQuery;
+use crate::web::{ApiPath, ApiQuery};
 
+use super::responses::Always;
 use super::Caller;
 
+/// Read the org's security audit log
+///
+/// Newest first. Pass `next_before` as `before` for the next (older) page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/audit",
+    operation_id = "list_audit_events",
+    tag = "audit",
+    params(("org" = String, Path, description = "The org's slug."), AuditQuery),
+    responses(
+        (status = 200, description = "A page of events.", body = AuditPageView),
+        (status = 400, body = ErrorBody, description = "`invalid_limit`, `invalid_before`, \
+            `invalid_query` (a malformed query string) or `invalid_path`."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
+        Always,
+    )
+)]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
     ApiQuery(page): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPageView>> {
     let org = caller.org(&app, &org).await?;

@@ -4,31 +4,67 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::domain::{rfc3339, AppType, Email, ReturnTo};
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::service::connect::{self, NewConnectSession};
 use crate::web::{invalid, ApiJson};
 
+use super::responses::{Always, BodyErrors};
 use super::Caller;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewConnectSession)]
 pub struct NewSession {
+    /// The org's slug.
     org: String,
+    /// The CRM user's email; the Zoom user who authorizes must have the same.
+    #[schema(value_type = Email)]
     email: String,
+    #[schema(value_type = AppType)]
     app_type: String,
+    /// Where the browser goes afterwards, with `?status=…`. It must be on an
+    /// origin listed in `TOKENBROKER_RETURN_ORIGINS`; blank means none.
     #[serde(default)]
     return_to: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConnectSession)]
 pub struct CreatedSession {
     id: String,
+    /// Send the user's browser here. It works once.
+    #[schema(format = Uri)]
     url: String,
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
+/// Create a one-time connect session
+///
+/// Returns a link for the user's browser. The link works once and expires
+/// after 10 minutes. The result arrives at `return_to` as
+/// `?status=connected&connection_id=…`, `cancelled`, `email_mismatch`,
+/// `not_admin` or `error`. `app_type` `user` is a user-managed app (one
+/// connection per Zoom user); `account` an admin-managed app, installed by a
+/// Zoom Owner or Admin for the whole org.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connect-sessions",
+    operation_id = "create_connect_session",
+    tag = "authorize",
+    request_body = NewSession,
+    responses(
+        (status = 201, description = "Created.", body = CreatedSession),
+        (status = 400, body = ErrorBody, description = "`invalid_body`, `invalid_email`, \
+            `invalid_app_type`, or `invalid_return_to` (not an http(s) URL on an allowed origin)."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
+        Always,
+        BodyErrors,
+    )
+)]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,

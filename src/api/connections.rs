@@ -1,40 +1,96 @@
 //! Connections of an org: list, show, disconnect.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::Json;
 
 use crate::app::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::service::connections;
 use crate::web::views::ConnectionView;
+use crate::web::ApiPath;
 
+use super::responses::Always;
 use super::Caller;
 
+/// List the org's connections
+///
+/// Every connection with its state; never a token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/connections",
+    operation_id = "list_connections",
+    tag = "connections",
+    params(("org" = String, Path, description = "The org's slug.")),
+    responses(
+        (status = 200, description = "The connections.", body = Vec<ConnectionView>),
+        (status = 400, body = ErrorBody, description = "`invalid_path`."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
+        Always,
+    )
+)]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
     let org = caller.org(&app, &org).await?;
     let rows = connections::list(&app, &org).await?;
     Ok(Json(rows.into_iter().map(ConnectionView::from).collect()))
 }
 
+/// Show one connection
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/connections/{id}",
+    operation_id = "show_connection",
+    tag = "connections",
+    params(
+        ("org" = String, Path, description = "The org's slug."),
+        ("id" = String, Path, description = "The connection's id."),
+    ),
+    responses(
+        (status = 200, description = "The connection.", body = ConnectionView),
+        (status = 400, body = ErrorBody, description = "`invalid_path`."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such org or connection."),
+        Always,
+    )
+)]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<ConnectionView>> {
     let org = caller.org(&app, &org).await?;
     Ok(Json(connections::get(&app, &org, &id).await?.into()))
 }
 
-/// A failed revoke at Zoom still deletes, and says so in a `Warning` header.
+/// Disconnect
+///
+/// Revokes the grant at Zoom (RFC 7009), then deletes the stored tokens. If
+/// Zoom's revoke fails, the tokens are still deleted and the answer carries
+/// a `Warning: 199 tokenbroker "…"` header.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/connections/{id}",
+    operation_id = "disconnect",
+    tag = "connections",
+    params(
+        ("org" = String, Path, description = "The org's slug."),
+        ("id" = String, Path, description = "The connection's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted.",
+            headers(("Warning" = String, description = "Present when revoking at Zoom failed."))),
+        (status = 400, body = ErrorBody, description = "`invalid_path`."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such org or connection."),
+        Always,
+    )
+)]
 pub async fn disconnect(
     State(app): State<AppState>,
     caller: Caller,
-    Path((org, id)): Path<(String, String)>,
+    ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> ApiResult<(StatusCode, HeaderMap)> {
     let org = caller.org(&app, &org).await?;
     let warning = connections::disconnect(&app, &org, &id, &caller.actor()).await?;

@@ -6,28 +6,56 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::error::ApiResult;
-use crate::service::report::{migration_report, OrgLine};
+use crate::error::{ApiResult, ErrorBody};
+use crate::service::report::{migration_report, OrgLine, Report};
 use crate::web::ApiQuery;
 
+use super::responses::Always;
 use super::Caller;
 
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+/// An unknown format is `400 invalid_query`, never a silent JSON answer.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ReportFormat)]
 pub enum Format {
     #[default]
     Json,
     Csv,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
+    /// `csv` answers `text/csv` with the columns org,name,state,admin_emails,days_left.
     #[serde(default)]
+    #[param(inline)]
     format: Format,
 }
 
+/// Where every org stands in the move off JWT
+///
+/// All-orgs API keys only. Totals of orgs on OAuth, S2S, JWT only, JWT
+/// expired or nothing, and the JWT-only orgs (most urgent first) with their
+/// admins' emails and days left.
+#[utoipa::path(
+    get,
+    path = "/api/v1/migration-report",
+    operation_id = "migration_report",
+    tag = "admin",
+    params(FormatQuery),
+    responses(
+        (status = 200, description = "The report.", content(
+            (Report = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: e.g. an unknown `format`."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: the key is limited to one org."),
+        Always,
+    )
+)]
 pub async fn report(
     State(app): State<AppState>,
     caller: Caller,

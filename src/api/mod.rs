@@ -1,5 +1,8 @@
 //! The internal API (`/api/v1`), for the CRM's backends. Every call carries
 //! `Authorization: Bearer <api key>`; every error is `{error, message}`.
+//!
+//! Routes are registered from each handler's `#[utoipa::path]` (method and
+//! path), so a route cannot exist without its OpenAPI description.
 
 mod admin_links;
 mod audit;
@@ -8,38 +11,28 @@ mod connect_sessions;
 mod connections;
 mod credentials;
 mod migration_report;
-mod openapi;
+mod responses;
 mod tokens;
 
-use axum::routing::{get, post, put};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
 pub use auth::Caller;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/connect-sessions", post(connect_sessions::create))
-        .route(
-            "/api/v1/orgs/{org}/users/{email}/token",
-            get(tokens::get_token),
-        )
-        .route("/api/v1/orgs/{org}/connections", get(connections::list))
-        .route(
-            "/api/v1/orgs/{org}/connections/{id}",
-            get(connections::show).delete(connections::disconnect),
-        )
-        .route(
-            "/api/v1/orgs/{org}/jwt-credentials",
-            put(credentials::put_jwt).delete(credentials::delete_jwt),
-        )
-        .route(
-            "/api/v1/orgs/{org}/s2s-credentials",
-            put(credentials::put_s2s).delete(credentials::delete_s2s),
-        )
-        .route("/api/v1/orgs/{org}/audit", get(audit::list))
-        .route("/api/v1/orgs/{org}/admin-links", post(admin_links::create))
-        .route("/api/v1/migration-report", get(migration_report::report))
+/// Name of the bearer security scheme in the OpenAPI document.
+pub const SECURITY_SCHEME: &str = "apiKey";
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(connect_sessions::create))
+        .routes(routes!(tokens::get_token))
+        .routes(routes!(connections::list))
+        .routes(routes!(connections::show, connections::disconnect))
+        .routes(routes!(credentials::put_jwt, credentials::delete_jwt))
+        .routes(routes!(credentials::put_s2s, credentials::delete_s2s))
+        .routes(routes!(audit::list))
+        .routes(routes!(admin_links::create))
+        .routes(routes!(migration_report::report))
 }

@@ -28,6 +28,13 @@ pub async fn page(
             format!("limit must be between 1 and {MAX_PAGE}"),
         ));
     }
+    // Entry ids start at 1, so a smaller cursor can only be a mistake.
+    if before.is_some_and(|b| b < 1) {
+        return Err(ServiceError::invalid(
+            "invalid_before",
+            "before must be a positive entry id (next_before of the previous page)",
+        ));
+    }
     let events = app.store.list_audit(&org.id, before, limit).await?;
     let next_before = (events.len() as i64 == limit)
         .then(|| events.last().map(|r| r.id))

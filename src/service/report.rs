@@ -1,6 +1,7 @@
 //! Where orgs stand in their move off the JWT app type.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::domain::{rfc3339, ConnectionStatus};
@@ -8,7 +9,7 @@ use crate::store::Org;
 
 use super::ServiceResult;
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MigrationState {
     /// An active OAuth connection serves the org.
@@ -79,7 +80,8 @@ pub async fn migration_status(app: &AppState, org: &Org) -> ServiceResult<Migrat
     })
 }
 
-#[derive(Serialize, Default)]
+/// How many orgs are in each state.
+#[derive(Serialize, Default, ToSchema)]
 pub struct Totals {
     pub oauth: usize,
     pub s2s: usize,
@@ -88,18 +90,24 @@ pub struct Totals {
     pub none: usize,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, ToSchema)]
+#[schema(as = ReportOrg)]
 pub struct OrgLine {
     pub slug: String,
     pub name: String,
     pub state: MigrationState,
+    /// Emails of the org's console admins, to chase before the cutoff.
     pub admin_emails: Vec<String>,
+    /// Whole days until the JWT cutoff; negative once it has passed.
     pub days_left: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MigrationReport)]
 pub struct Report {
+    #[schema(format = DateTime)]
     pub generated_at: String,
+    #[schema(format = DateTime)]
     pub jwt_cutoff: String,
     pub totals: Totals,
     /// Orgs that still depend on the legacy JWT key, most urgent first.

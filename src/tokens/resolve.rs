@@ -10,7 +10,15 @@ use crate::store::Org;
 
 use super::{connection_token, legacy_jwt, s2s_token, LiveToken, TokenError};
 
-#[derive(Serialize, Clone)]
+/// The only token type Zoom issues.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
+/// A token handed out by the token API.
+#[derive(Serialize, Clone, utoipa::ToSchema)]
+#[schema(as = Token)]
 pub struct ResolvedToken {
     /// `expires_at` as unix seconds, for caching.
     #[serde(skip)]
@@ -20,11 +28,15 @@ pub struct ResolvedToken {
     #[serde(skip)]
     pub cacheable: bool,
     pub access_token: String,
-    pub token_type: &'static str,
+    pub token_type: TokenType,
+    #[schema(format = DateTime)]
     pub expires_at: String,
     pub auth_type: AuthType,
+    /// The OAuth connection the token came from; null for S2S and JWT.
     pub connection_id: Option<String>,
     pub scopes: Vec<String>,
+    /// Something degraded that the caller should know (an outage, a source
+    /// needing re-authorization, a legacy JWT nearing its cutoff).
     pub warnings: Vec<String>,
 }
 
@@ -51,7 +63,7 @@ fn answer(
         expires_unix: token.expires_at,
         cacheable,
         access_token: token.access_token,
-        token_type: "Bearer",
+        token_type: TokenType::Bearer,
         expires_at: rfc3339(token.expires_at),
         auth_type,
         connection_id,

@@ -9,7 +9,7 @@ pub mod form_guard;
 pub mod pages;
 pub mod views;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 
@@ -39,6 +39,22 @@ pub struct ApiQuery<T>(pub T);
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}
+
+/// Path-parameter extractor whose failures (e.g. a segment that is not
+/// UTF-8 once percent-decoded) are `400 invalid_path` in JSON.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection.status() {
+            // A handler asking for a parameter its route lacks is our bug, not the caller's.
+            StatusCode::INTERNAL_SERVER_ERROR => ApiError::internal(rejection.body_text()),
+            _ => ApiError::bad_request("invalid_path", rejection.body_text()),
+        }
     }
 }
 

@@ -1,26 +1,36 @@
 //! How answers show domain records: never a token or a secret.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{rfc3339, AppType, AuditAction, AuditOutcome, ConnectionStatus};
 use crate::service::audit::AuditPage;
 use crate::store::Connection;
 
 /// A connection as the API and the console show it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Connection)]
 pub struct ConnectionView {
     id: String,
+    /// The CRM user's email, trimmed and lower-cased.
     email: String,
     zoom_user_id: String,
     zoom_account_id: String,
     app_type: AppType,
     status: ConnectionStatus,
+    /// Why the connection needs re-authorization or was revoked.
     status_reason: Option<String>,
+    /// The Zoom role of the user who authorized.
     role_name: Option<String>,
     scopes: Vec<String>,
+    /// When the current access token expires.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
+    #[schema(format = DateTime)]
     last_refreshed_at: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -45,26 +55,34 @@ impl From<Connection> for ConnectionView {
 }
 
 /// `?before=&limit=` on an audit log.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only entries older than this id: the `next_before` of the previous page.
+    #[param(minimum = 1)]
     pub before: Option<i64>,
+    /// Entries per page.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     id: i64,
+    #[schema(format = DateTime)]
     at: String,
+    /// Who: `api_key:<id>`, `admin:<email>`, `user:<email>`, `zoom` or `cli`.
     actor: String,
     action: AuditAction,
     outcome: AuditOutcome,
     detail: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AuditPage)]
 pub struct AuditPageView {
     events: Vec<AuditEntry>,
-    /// Pass as `before` to read the next (older) page; absent on the last page.
+    /// Pass as `before` to read the next (older) page; null on the last page.
     next_before: Option<i64>,
 }
 

@@ -66,6 +66,22 @@ async fn unknown_routes_answer_json() {
 }
 
 #[tokio::test]
+async fn a_wrong_method_answers_json_with_allow() {
+    let app = spawn_app().await;
+    let response = app
+        .api
+        .patch(format!("{}/api/v1/orgs/acme/jwt-credentials", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "PUT,DELETE");
+    assert_eq!(
+        error_code(response, StatusCode::METHOD_NOT_ALLOWED).await,
+        "method_not_allowed"
+    );
+}
+
+#[tokio::test]
 async fn openapi_document_lists_every_contract_path() {
     let app = spawn_app().await;
     let doc: Value = app

@@ -209,7 +209,10 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         )
         .unwrap();
     let connect_token = connect_url.rsplit('/').next().unwrap().to_string();
-    let api_secret = api_key.rsplit('_').next().unwrap().to_string();
+    // `tb_<hex id>_<secret>`: the secret is URL-safe base64 and may itself
+    // contain `_`, so split off the first two parts, not the last one.
+    let api_secret = api_key.splitn(3, '_').nth(2).unwrap().to_string();
+    assert!(api_secret.len() >= 40, "{api_secret}");
     let secrets = [
         access,
         refresh,
