@@ -1,4 +1,4 @@
-//! `GET /api/v1/orgs/{org}/audit?before=&limit=`: the org's security audit log.
+//! `GET /api/v1/orgs/{org}/audit?after=&limit=` (or the older `before=`): the org's security audit log.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -18,6 +18,6 @@ pub async fn list(
     ApiQuery(page): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPageView>> {
     let org = caller.org(&app, &org).await?;
-    let page = audit::page(&app, &org, page.before, page.limit).await?;
+    let page = audit::page(&app, &org, page.from()?, page.limit.as_deref()).await?;
     Ok(Json(page.into()))
 }

@@ -7,18 +7,24 @@ use axum::Json;
 use crate::app::AppState;
 use crate::error::ApiResult;
 use crate::service::connections;
-use crate::web::views::ConnectionView;
+use crate::service::paging::{self, ConnectionListParams};
+use crate::web::views::{ConnectionPageView, ConnectionView};
+use crate::web::ApiQuery;
 
 use super::Caller;
 
+/// One page of the org's connections; see `ConnectionListParams` for the
+/// filters and the README for the sync contract.
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-) -> ApiResult<Json<Vec<ConnectionView>>> {
+    ApiQuery(params): ApiQuery<ConnectionListParams>,
+) -> ApiResult<Json<ConnectionPageView>> {
     let org = caller.org(&app, &org).await?;
-    let rows = connections::list(&app, &org).await?;
-    Ok(Json(rows.into_iter().map(ConnectionView::from).collect()))
+    Ok(Json(
+        paging::connections_page(&app, &org, &params).await?.into(),
+    ))
 }
 
 pub async fn show(

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{rfc3339, AppType, AuditAction, AuditOutcome, ConnectionStatus};
-use crate::service::audit::AuditPage;
+use crate::error::ApiError;
+use crate::service::audit::{AuditFrom, AuditPage};
+use crate::service::paging::ConnectionPage;
 use crate::store::Connection;
 
 /// A connection as the API and the console show it.
@@ -44,11 +46,48 @@ impl From<Connection> for ConnectionView {
     }
 }
 
-/// `?before=&limit=` on an audit log.
+/// One page of an org's connections: `GET …/connections`.
+#[derive(Serialize)]
+pub struct ConnectionPageView {
+    connections: Vec<ConnectionView>,
+    /// Pass as `after` (with the same filters) for the next page; absent on
+    /// the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+impl From<ConnectionPage> for ConnectionPageView {
+    fn from(page: ConnectionPage) -> Self {
+        Self {
+            connections: page.connections.into_iter().map(Into::into).collect(),
+            next: page.next,
+        }
+    }
+}
+
+/// `?after=&limit=` (or the older `?before=`) on an audit log.
 #[derive(Deserialize)]
 pub struct AuditQuery {
+    /// The `next` of the previous page: an opaque cursor bound to the org.
+    pub after: Option<String>,
+    /// Older form: events with an id below this one.
     pub before: Option<i64>,
-    pub limit: Option<i64>,
+    /// Page size, 1 to 200; default 50.
+    pub limit: Option<String>,
+}
+
+impl AuditQuery {
+    pub fn from(&self) -> Result<AuditFrom<'_>, ApiError> {
+        match (self.after.as_deref(), self.before) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request(
+                "invalid_query",
+                "give either after or before, not both",
+            )),
+            (Some(after), None) => Ok(AuditFrom::After(after)),
+            (None, Some(before)) => Ok(AuditFrom::Before(before)),
+            (None, None) => Ok(AuditFrom::Newest),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -64,8 +103,11 @@ pub struct AuditEntry {
 #[derive(Serialize)]
 pub struct AuditPageView {
     events: Vec<AuditEntry>,
-    /// Pass as `before` to read the next (older) page; absent on the last page.
+    /// Pass as `before` to read the next (older) page; null on the last page.
     next_before: Option<i64>,
+    /// Pass as `after` to read the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 impl From<AuditPage> for AuditPageView {
@@ -84,6 +126,7 @@ impl From<AuditPage> for AuditPageView {
                 })
                 .collect(),
             next_before: page.next_before,
+            next: page.next,
         }
     }
 }

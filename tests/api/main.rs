@@ -11,6 +11,8 @@ mod credentials;
 mod helpers;
 mod isolation;
 mod ops;
+mod paging;
+mod paging_plans;
 mod process;
 mod refresh;
 mod refresh_failures;
