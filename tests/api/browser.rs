@@ -16,7 +16,7 @@ use crate::helpers::{spawn_app_with, TestApp};
 const DRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -30,7 +30,7 @@ fn browsers_required() -> bool {
         || std::env::var("CI").is_ok_and(|v| !v.is_empty())
 }
 
-async fn start_browser(profile: &std::path::Path) -> Option<(Driver, Client)> {
+pub(crate) async fn start_browser(profile: &std::path::Path) -> Option<(Driver, Client)> {
     if !std::path::Path::new(DRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         assert!(
             !browsers_required(),
@@ -76,14 +76,14 @@ async fn start_browser(profile: &std::path::Path) -> Option<(Driver, Client)> {
     }
 }
 
-async fn shot(c: &Client, name: &str) {
+pub(crate) async fn shot(c: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css(css))
@@ -95,7 +95,7 @@ async fn click(c: &Client, css: &str) {
 }
 
 /// Waits until the element's text contains `needle`.
-async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+pub(crate) async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Ok(el) = c.find(Locator::Css(css)).await {
@@ -119,7 +119,7 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     }
 }
 
-async fn admin_link(app: &TestApp) -> String {
+pub(crate) async fn admin_link(app: &TestApp) -> String {
     let link: Value = app
         .send_json(
             Method::POST,

@@ -7,6 +7,7 @@ mod callback_failures;
 mod cli;
 mod connect_flow;
 mod console;
+mod console_paging;
 mod credentials;
 mod helpers;
 mod isolation;
