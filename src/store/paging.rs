@@ -224,7 +224,7 @@ mod tests {
             sql.ends_with("ORDER BY email COLLATE \"C\", seq LIMIT $7"),
             "{sql}"
         );
-        assert_eq!(binds[3], Bind::Text("anno".into()));
+        assert_eq!(binds[3], Bind::Text("ano".into()));
         assert_eq!(binds[5], Bind::Int(7));
         assert_eq!(binds.len(), 7);
     }
