@@ -72,6 +72,81 @@ function renderMigration(m) {
   $("migration-text").textContent = text;
 }
 
+// The connection list is paged on the server: the console holds one page
+// and the cursors that led to it (for Previous), never the whole list.
+const PAGE_SIZE = 25;
+const STATUS_LABELS = { active: "Active", needs_reauth: "⚠ Needs re-authorization", revoked: "Revoked" };
+const view = { status: "", emailPrefix: "", cursors: [""], index: 0 };
+
+function filtered() {
+  return view.status !== "" || view.emailPrefix !== "";
+}
+
+function renderCounts(counts) {
+  const box = $("connection-counts");
+  box.replaceChildren();
+  const total = counts.reduce((sum, c) => sum + c.count, 0);
+  const add = (status, label, count) => {
+    const button = el("button", label + " (" + count + ")");
+    button.type = "button";
+    button.dataset.status = status;
+    button.setAttribute("aria-pressed", String(view.status === status));
+    if (status === "needs_reauth" && count > 0) button.classList.add("attention");
+    button.addEventListener("click", () => run(button, () => setFilter(status, view.emailPrefix)));
+    box.append(button);
+  };
+  add("", "All", total);
+  for (const c of counts) add(c.status, STATUS_LABELS[c.status] || c.status, c.count);
+}
+
+async function setFilter(status, emailPrefix) {
+  view.status = status;
+  view.emailPrefix = emailPrefix;
+  view.cursors = [""];
+  view.index = 0;
+  $("filter-status").value = status;
+  $("search-email").value = emailPrefix;
+  for (const b of $("connection-counts").querySelectorAll("button")) {
+    b.setAttribute("aria-pressed", String(b.dataset.status === status));
+  }
+  await fetchPage();
+}
+
+async function fetchPage() {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (view.status) query.set("status", view.status);
+  if (view.emailPrefix) query.set("email_prefix", view.emailPrefix);
+  if (view.cursors[view.index]) query.set("after", view.cursors[view.index]);
+  renderPage(await api("GET", "/admin/api/connections?" + query));
+}
+
+// Not through run(): renderPage decides whether Previous and Next stay enabled.
+async function turn(delta) {
+  const from = view.index;
+  view.index = Math.max(0, Math.min(view.cursors.length - 1, from + delta));
+  $("prev-page").disabled = $("next-page").disabled = true;
+  try {
+    await fetchPage();
+  } catch (err) {
+    view.index = from;
+    $("prev-page").disabled = from === 0;
+    $("next-page").disabled = view.cursors.length <= from + 1;
+    if (err.message !== "signed out") notify("bad", err.message);
+  }
+}
+
+function renderPage(page) {
+  view.cursors.length = view.index + 1;
+  if (page.next) view.cursors.push(page.next);
+  $("prev-page").disabled = view.index === 0;
+  $("next-page").disabled = !page.next;
+  const n = page.connections.length;
+  const first = view.index * PAGE_SIZE + 1;
+  $("page-info").textContent = n === 0 ? "" : "Showing " + first + "–" + (first + n - 1);
+  $("no-connections").textContent = filtered() ? "No connection matches this search." : "No Zoom account is connected yet.";
+  renderConnections(page.connections);
+}
+
 function renderConnections(list) {
   const table = $("connections");
   const body = table.querySelector("tbody");
@@ -83,7 +158,7 @@ function renderConnections(list) {
     row.dataset.id = c.id;
     row.append(el("td", c.email), el("td", c.zoom_user_id), el("td", c.app_type === "account" ? "Account-level" : "User-level"));
     const status = el("td");
-    const label = c.status === "needs_reauth" ? "⚠ Needs re-authorization" : c.status === "active" ? "Active" : "Revoked";
+    const label = STATUS_LABELS[c.status] || c.status;
     status.append(el("span", label, "badge " + c.status));
     if (c.status_reason) status.append(el("span", c.status_reason, "reason"));
     row.append(status, el("td", (c.scopes || []).join(" ") || "—"), el("td", when(c.expires_at)), el("td", when(c.last_refreshed_at)));
@@ -130,7 +205,13 @@ async function load() {
   $("authorize-email").textContent = o.admin_email;
   $("redirect-url").value = o.redirect_url;
   renderMigration(o.migration);
-  renderConnections(o.connections);
+  renderCounts(o.connection_counts);
+  // The overview carries the unfiltered first page; any other page is fetched.
+  if (filtered() || view.index > 0) {
+    await fetchPage();
+  } else {
+    renderPage(o);
+  }
   renderCredentials(o);
   $("loading").hidden = true;
   $("console").hidden = false;
@@ -163,6 +244,13 @@ function formJson(form) {
 }
 
 function wire() {
+  $("connection-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    run($("search"), () => setFilter($("filter-status").value, $("search-email").value.trim()));
+  });
+  $("clear-search").addEventListener("click", (event) => run(event.target, () => setFilter("", "")));
+  $("next-page").addEventListener("click", () => turn(1));
+  $("prev-page").addEventListener("click", () => turn(-1));
   $("authorize-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const appType = new FormData(event.target).get("app_type");

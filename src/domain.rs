@@ -425,6 +425,19 @@ impl ReturnTo {
     }
 }
 
+/// The schema of a word: 1 to 254 characters, spaces only around it, no
+/// control characters (the `email_prefix` filter).
+pub fn word_schema_254() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(254))
+        .pattern(Some(format!(
+            "^[{WHITE_SPACE}]*[^{SPACE_OR_CONTROL}]+[{WHITE_SPACE}]*$"
+        )))
+        .build()
+}
+
 /// RFC 3339 in UTC, as every API answer spells instants.
 pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)

@@ -9,9 +9,10 @@ use crate::app::AppState;
 use crate::domain::{rfc3339, AppType, ReturnTo};
 use crate::error::{ApiError, ApiResult};
 use crate::service::connect::{self, NewConnectSession};
+use crate::service::paging::{self, ConnectionListParams};
 use crate::service::report::{migration_status, MigrationStatus};
 use crate::service::{audit, connections, credentials};
-use crate::web::views::{AuditPageView, AuditQuery, ConnectionView};
+use crate::web::views::{AuditPageView, AuditQuery, ConnectionPageView};
 use crate::web::{invalid, ApiJson, ApiQuery};
 
 use super::session::Admin;
@@ -22,12 +23,25 @@ pub struct Overview {
     admin_email: String,
     csrf_token: String,
     migration: MigrationStatus,
-    connections: Vec<ConnectionView>,
+    /// Connections per status, every status present.
+    connection_counts: Vec<StatusCount>,
+    /// The first page; `GET /admin/api/connections` serves the others.
+    #[serde(flatten)]
+    connections: ConnectionPageView,
     s2s: Option<S2sView>,
     jwt: Option<JwtView>,
     jwt_registration_open: bool,
     redirect_url: String,
 }
+
+#[derive(Serialize)]
+struct StatusCount {
+    status: crate::domain::ConnectionStatus,
+    count: i64,
+}
+
+/// The console's first page is shorter than the API's default.
+const CONSOLE_PAGE: &str = "25";
 
 #[derive(Serialize)]
 struct OrgView {
@@ -53,10 +67,15 @@ struct JwtView {
 
 pub async fn overview(State(app): State<AppState>, admin: Admin) -> ApiResult<Json<Overview>> {
     let org = admin.org();
-    let connections = connections::list(&app, org)
+    let first = ConnectionListParams {
+        limit: Some(CONSOLE_PAGE.into()),
+        ..Default::default()
+    };
+    let connections = paging::connections_page(&app, org, &first).await?.into();
+    let connection_counts = paging::status_counts(&app, org)
         .await?
         .into_iter()
-        .map(ConnectionView::from)
+        .map(|(status, count)| StatusCount { status, count })
         .collect();
     let creds = credentials::summary(&app, org).await?;
     Ok(Json(Overview {
@@ -67,6 +86,7 @@ pub async fn overview(State(app): State<AppState>, admin: Admin) -> ApiResult<Js
         admin_email: admin.0.email.to_string(),
         csrf_token: admin.0.csrf_token.clone(),
         migration: migration_status(&app, org).await?,
+        connection_counts,
         connections,
         s2s: creds.s2s.map(|s| S2sView {
             email: s.email,
@@ -125,13 +145,26 @@ pub async fn disconnect(
     ))
 }
 
+/// A page of the admin's org's connections, with the API's filters.
+pub async fn connections(
+    State(app): State<AppState>,
+    admin: Admin,
+    ApiQuery(params): ApiQuery<ConnectionListParams>,
+) -> ApiResult<Json<ConnectionPageView>> {
+    Ok(Json(
+        paging::connections_page(&app, admin.org(), &params)
+            .await?
+            .into(),
+    ))
+}
+
 pub async fn audit(
     State(app): State<AppState>,
     admin: Admin,
     ApiQuery(page): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPageView>> {
     Ok(Json(
-        audit::page(&app, admin.org(), page.before, page.limit)
+        audit::page(&app, admin.org(), page.from()?, page.limit.as_deref())
             .await?
             .into(),
     ))

@@ -36,6 +36,7 @@ pub fn routes(public_dir: &std::path::Path) -> Router<AppState> {
         .route("/admin/logout", post(session::logout))
         .route("/admin/api/overview", get(console::overview))
         .route("/admin/api/authorize", post(console::authorize))
+        .route("/admin/api/connections", get(console::connections))
         .route("/admin/api/connections/{id}", delete(console::disconnect))
         .route("/admin/api/audit", get(console::audit))
         .route(

@@ -1,4 +1,4 @@
-//! `GET /api/v1/orgs/{org}/audit?before=&limit=`: the org's security audit log.
+//! `GET /api/v1/orgs/{org}/audit?after=&limit=` (or the older `before=`): the org's security audit log.
 
 use axum::extract::State;
 use axum::Json;
@@ -14,7 +14,8 @@ use super::Caller;
 
 /// Read the org's security audit log
 ///
-/// Newest first. Pass `next_before` as `before` for the next (older) page.
+/// Newest first. Pass `next` as `after` for the next (older) page (or, as
+/// before 0.2, `next_before` as `before`).
 #[utoipa::path(
     get,
     path = "/api/v1/orgs/{org}/audit",
@@ -24,7 +25,8 @@ use super::Caller;
     responses(
         (status = 200, description = "A page of events.", body = AuditPageView),
         (status = 400, body = ErrorBody, description = "`invalid_limit`, `invalid_before`, \
-            `invalid_query` (a malformed query string) or `invalid_path`."),
+            `invalid_cursor`, `invalid_query` (a malformed query string, or both `after` and \
+            `before`) or `invalid_path`."),
         (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
         Always,
     )
@@ -36,6 +38,6 @@ pub async fn list(
     ApiQuery(page): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPageView>> {
     let org = caller.org(&app, &org).await?;
-    let page = audit::page(&app, &org, page.before, page.limit).await?;
+    let page = audit::page(&app, &org, page.from()?, page.limit.as_deref()).await?;
     Ok(Json(page.into()))
 }

@@ -7,24 +7,30 @@ use axum::Json;
 use crate::app::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::service::connections;
-use crate::web::views::ConnectionView;
-use crate::web::ApiPath;
+use crate::service::paging::{self, ConnectionListParams};
+use crate::web::views::{ConnectionPageView, ConnectionView};
+use crate::web::{ApiPath, ApiQuery};
 
 use super::responses::Always;
 use super::Caller;
 
-/// List the org's connections
+/// List the org's connections, a page at a time
 ///
-/// Every connection with its state; never a token.
+/// Never a token. Pages come in a stable order, so a connection added while
+/// paging is neither lost nor repeated; pass `next` as `after`, with the same
+/// filters, for the next page. `updated_since` orders by change, for
+/// incremental sync.
 #[utoipa::path(
     get,
     path = "/api/v1/orgs/{org}/connections",
     operation_id = "list_connections",
     tag = "connections",
-    params(("org" = String, Path, description = "The org's slug.")),
+    params(("org" = String, Path, description = "The org's slug."), ConnectionListParams),
     responses(
-        (status = 200, description = "The connections.", body = Vec<ConnectionView>),
-        (status = 400, body = ErrorBody, description = "`invalid_path`."),
+        (status = 200, description = "A page of connections.", body = ConnectionPageView),
+        (status = 400, body = ErrorBody, description = "`invalid_limit`, `invalid_cursor`, \
+            `invalid_status`, `invalid_app_type`, `invalid_email`, `invalid_email_prefix`, \
+            `invalid_updated_since`, `invalid_query` or `invalid_path`."),
         (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
         Always,
     )
@@ -33,10 +39,12 @@ pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(org): ApiPath<String>,
-) -> ApiResult<Json<Vec<ConnectionView>>> {
+    ApiQuery(params): ApiQuery<ConnectionListParams>,
+) -> ApiResult<Json<ConnectionPageView>> {
     let org = caller.org(&app, &org).await?;
-    let rows = connections::list(&app, &org).await?;
-    Ok(Json(rows.into_iter().map(ConnectionView::from).collect()))
+    Ok(Json(
+        paging::connections_page(&app, &org, &params).await?.into(),
+    ))
 }
 
 /// Show one connection

@@ -1,8 +1,11 @@
 //! Reading an org's security audit log.
 
+use serde_json::json;
+
 use crate::app::AppState;
 use crate::store::{AuditEvent, Org};
 
+use super::paging::{binding, decode, encode, parse_limit};
 use super::{ServiceError, ServiceResult};
 
 pub const MAX_PAGE: i64 = 200;
@@ -12,34 +15,63 @@ pub struct AuditPage {
     pub events: Vec<AuditEvent>,
     /// Pass as `before` to read the next (older) page; `None` on the last page.
     pub next_before: Option<i64>,
+    /// The same position as an opaque, org-bound cursor, for `after`.
+    pub next: Option<String>,
 }
 
-/// One page of the log, newest first.
+/// Where a page of the log starts: after a cursor, or (the older form,
+/// still accepted) before an event id.
+#[derive(Debug, Default, Clone, Copy)]
+pub enum AuditFrom<'a> {
+    #[default]
+    Newest,
+    Before(i64),
+    After(&'a str),
+}
+
+/// One page of the log, newest first, served by the `(org_id, id)` index.
 pub async fn page(
     app: &AppState,
     org: &Org,
-    before: Option<i64>,
-    limit: Option<i64>,
+    from: AuditFrom<'_>,
+    limit: Option<&str>,
 ) -> ServiceResult<AuditPage> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ServiceError::invalid(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    // Entry ids start at 1, so a smaller cursor can only be a mistake.
-    if before.is_some_and(|b| b < 1) {
-        return Err(ServiceError::invalid(
-            "invalid_before",
-            "before must be a positive entry id (next_before of the previous page)",
-        ));
-    }
-    let events = app.store.list_audit(&org.id, before, limit).await?;
-    let next_before = (events.len() as i64 == limit)
-        .then(|| events.last().map(|r| r.id))
-        .flatten();
+    let limit = parse_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
+    let binding = binding(&org.id, "audit", "");
+    let before = match from {
+        AuditFrom::Newest => None,
+        // Entry ids start at 1, so a smaller cursor can only be a mistake.
+        AuditFrom::Before(id) if id < 1 => {
+            return Err(ServiceError::invalid(
+                "invalid_before",
+                "before must be a positive entry id (next_before of the previous page)",
+            ))
+        }
+        AuditFrom::Before(id) => Some(id),
+        AuditFrom::After(raw) => {
+            let key = decode(raw, &binding)?;
+            let id = key
+                .as_array()
+                .and_then(|k| match k.as_slice() {
+                    [id] => id.as_i64(),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    ServiceError::invalid(
+                        "invalid_cursor",
+                        "the cursor is malformed; pass the `next` value of the previous page unchanged",
+                    )
+                })?;
+            Some(id)
+        }
+    };
+    // One more than asked, to learn whether an older page follows.
+    let mut events = app.store.list_audit(&org.id, before, limit + 1).await?;
+    let more = events.len() as i64 > limit;
+    events.truncate(limit as usize);
+    let next_before = more.then(|| events.last().map(|r| r.id)).flatten();
     Ok(AuditPage {
+        next: next_before.map(|id| encode(&binding, json!([id]))),
         events,
         next_before,
     })

@@ -16,6 +16,7 @@ pub mod connections;
 pub mod credentials;
 pub mod keys;
 pub mod orgs;
+pub mod paging;
 pub mod report;
 pub mod tokens;
 

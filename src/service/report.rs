@@ -48,13 +48,14 @@ pub struct MigrationStatus {
 }
 
 pub async fn migration_status(app: &AppState, org: &Org) -> ServiceResult<MigrationStatus> {
+    // A grouped count, not the list: an org may hold a million connections.
     let active_connections = app
         .store
-        .list_connections(&org.id)
+        .connection_counts(&org.id)
         .await?
-        .iter()
-        .filter(|c| c.status == ConnectionStatus::Active)
-        .count();
+        .into_iter()
+        .find(|(status, _)| *status == ConnectionStatus::Active)
+        .map_or(0, |(_, n)| n as usize);
     let has_s2s = app.store.s2s(&org.id).await?.is_some();
     let has_jwt = app.store.jwt(&org.id).await?.is_some();
     let cutoff = app.config.jwt_cutoff.unix_timestamp();

@@ -8,10 +8,25 @@ pub trait Backend: Database {
     const LABEL: &'static str;
     /// sqlx has no common trait for this; each driver's result has the method.
     fn rows_affected(done: &Self::QueryResult) -> u64;
+    /// Makes an email comparison byte-ordered, like the email paging index.
+    const EMAIL_COLLATION: &'static str;
+    /// Prefix that turns a statement into its plan.
+    const EXPLAIN: &'static str;
+    /// Run first, in the plan's transaction: price sequential scans and sorts
+    /// out, so that a plan still showing one proves no index can serve the
+    /// statement (a small test table would otherwise be scanned anyway).
+    const PLAN_SETUP: &'static [&'static str];
+    /// The column of a plan row that holds its text.
+    const PLAN_COLUMN: usize;
 }
 
 impl Backend for Sqlite {
     const LABEL: &'static str = "sqlite";
+    const EMAIL_COLLATION: &'static str = "";
+    const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
+    // SQLite's planner already prefers any usable index, whatever the size.
+    const PLAN_SETUP: &'static [&'static str] = &[];
+    const PLAN_COLUMN: usize = 3;
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
     }
@@ -19,6 +34,13 @@ impl Backend for Sqlite {
 
 impl Backend for Postgres {
     const LABEL: &'static str = "postgres";
+    const EMAIL_COLLATION: &'static str = " COLLATE \"C\"";
+    const EXPLAIN: &'static str = "EXPLAIN ";
+    const PLAN_SETUP: &'static [&'static str] = &[
+        "SET LOCAL enable_seqscan = off",
+        "SET LOCAL enable_sort = off",
+    ];
+    const PLAN_COLUMN: usize = 0;
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
     }

@@ -7,9 +7,10 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::backend::{Backend, SqlStore};
 use super::one_time::claim_once;
-use super::{map_unique, records::*, sql, SealedColumn, Store, StoreResult, TokenSlot};
+use super::paging::{connection_page_sql, Bind, ConnectionPageQuery, PagedConnection};
+use super::{map_unique, records::*, sql, PlanOf, SealedColumn, Store, StoreResult, TokenSlot};
 use super::{LeaseEnd, LeaseGrant};
-use crate::domain::AppType;
+use crate::domain::{AppType, ConnectionStatus};
 
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
@@ -187,6 +188,64 @@ where
     async fn list_connections(&self, org_id: &str) -> StoreResult<Vec<Connection>> {
         let query = sqlx::query_as(sql::LIST_CONNECTIONS).bind(org_id);
         Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn page_connections(&self, q: &ConnectionPageQuery) -> StoreResult<Vec<PagedConnection>> {
+        let (text, binds) = connection_page_sql(q, DB::EMAIL_COLLATION);
+        let mut query = sqlx::query_as(AssertSqlSafe(text));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(v) => query.bind(v),
+                Bind::Int(v) => query.bind(v),
+            };
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn connection_counts(&self, org_id: &str) -> StoreResult<Vec<(ConnectionStatus, i64)>> {
+        let rows: Vec<(ConnectionStatus, i64)> = sqlx::query_as(sql::CONNECTION_COUNTS)
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
+    }
+
+    async fn explain(&self, statement: &PlanOf) -> StoreResult<Vec<String>> {
+        let (text, binds) = match statement {
+            PlanOf::ConnectionPage(q) => connection_page_sql(q, DB::EMAIL_COLLATION),
+            PlanOf::ConnectionCounts { org_id } => (
+                sql::CONNECTION_COUNTS.to_string(),
+                vec![Bind::Text(org_id.clone())],
+            ),
+            PlanOf::AuditPage {
+                org_id,
+                before_id,
+                limit,
+            } => (
+                sql::LIST_AUDIT.to_string(),
+                vec![
+                    Bind::Text(org_id.clone()),
+                    Bind::Int(before_id.unwrap_or(i64::MAX)),
+                    Bind::Int(*limit),
+                ],
+            ),
+        };
+        let mut tx = self.pool.begin().await?;
+        for setting in DB::PLAN_SETUP {
+            sqlx::query(*setting).execute(&mut *tx).await?;
+        }
+        let mut query = sqlx::query(AssertSqlSafe(format!("{}{text}", DB::EXPLAIN)));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(v) => query.bind(v),
+                Bind::Int(v) => query.bind(v),
+            };
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.rollback().await?;
+        rows.iter()
+            .map(|row| Ok(sqlx::Row::try_get::<String, _>(row, DB::PLAN_COLUMN)?))
+            .collect()
     }
 
     async fn user_connection_for_email(

@@ -81,6 +81,9 @@ forward! {
         -> Option<Connection>;
     fn upsert_connection(conn: &Connection) -> bool;
     fn list_connections(org_id: &str) -> Vec<Connection>;
+    fn page_connections(q: &ConnectionPageQuery) -> Vec<PagedConnection>;
+    fn connection_counts(org_id: &str) -> Vec<(crate::domain::ConnectionStatus, i64)>;
+    fn explain(statement: &PlanOf) -> Vec<String>;
     fn user_connection_for_email(org_id: &str, email: &str) -> Option<Connection>;
     fn account_connection(org_id: &str) -> Option<Connection>;
     fn delete_connection(org_id: &str, id: &str) -> bool;

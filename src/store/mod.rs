@@ -26,12 +26,16 @@ mod common;
 mod deadline;
 pub mod lease;
 mod one_time;
+pub mod paging;
 pub mod postgres;
 pub mod records;
 mod sql;
 pub mod sqlite;
 
 pub use backend::{Backend, SqlStore};
+pub use paging::{
+    ConnectionKey, ConnectionOrder, ConnectionPageQuery, EmailMatch, PagedConnection,
+};
 pub use records::*;
 
 use std::sync::Arc;
@@ -147,6 +151,17 @@ pub trait Store: Send + Sync + 'static {
     /// insert); the caller retries.
     async fn upsert_connection(&self, conn: &Connection) -> StoreResult<bool>;
     async fn list_connections(&self, org_id: &str) -> StoreResult<Vec<Connection>>;
+    /// One keyset page of an org's connections (see `paging.rs`).
+    async fn page_connections(&self, q: &ConnectionPageQuery) -> StoreResult<Vec<PagedConnection>>;
+    /// How many connections the org has in each status, in one grouped query;
+    /// statuses without connections are absent.
+    async fn connection_counts(
+        &self,
+        org_id: &str,
+    ) -> StoreResult<Vec<(crate::domain::ConnectionStatus, i64)>>;
+    /// The database's plan for a paging statement, one line per row, for
+    /// the tests and the benchmark to prove that an index serves it.
+    async fn explain(&self, statement: &PlanOf) -> StoreResult<Vec<String>>;
     async fn user_connection_for_email(
         &self,
         org_id: &str,
@@ -260,6 +275,20 @@ pub trait Store: Send + Sync + 'static {
         old: &str,
         new: &str,
     ) -> StoreResult<bool>;
+}
+
+/// A paging statement whose plan [`Store::explain`] shows.
+#[derive(Debug, Clone)]
+pub enum PlanOf {
+    ConnectionPage(ConnectionPageQuery),
+    ConnectionCounts {
+        org_id: String,
+    },
+    AuditPage {
+        org_id: String,
+        before_id: Option<i64>,
+        limit: i64,
+    },
 }
 
 pub type DynStore = Arc<dyn Store>;

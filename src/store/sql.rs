@@ -241,3 +241,7 @@ pub fn replace_sealed_sql(c: SealedColumn) -> String {
         table = c.table
     )
 }
+
+/// Served by the `(org_id, status, seq)` index alone.
+pub const CONNECTION_COUNTS: &str = "
+    SELECT status, COUNT(*) AS n FROM connections WHERE org_id = $1 GROUP BY status";

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{rfc3339, AppType, AuditAction, AuditOutcome, ConnectionStatus};
-use crate::service::audit::AuditPage;
+use crate::error::ApiError;
+use crate::service::audit::{AuditFrom, AuditPage};
+use crate::service::paging::ConnectionPage;
 use crate::store::Connection;
 
 /// A connection as the API and the console show it.
@@ -54,16 +56,56 @@ impl From<Connection> for ConnectionView {
     }
 }
 
-/// `?before=&limit=` on an audit log.
+/// One page of an org's connections: `GET …/connections`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConnectionPage)]
+pub struct ConnectionPageView {
+    connections: Vec<ConnectionView>,
+    /// Pass as `after` (with the same filters) for the next page; absent on
+    /// the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    next: Option<String>,
+}
+
+impl From<ConnectionPage> for ConnectionPageView {
+    fn from(page: ConnectionPage) -> Self {
+        Self {
+            connections: page.connections.into_iter().map(Into::into).collect(),
+            next: page.next,
+        }
+    }
+}
+
+/// `?after=&limit=` (or the older `?before=`) on an audit log.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Only entries older than this id: the `next_before` of the previous page.
+    /// The `next` of the previous page: an opaque cursor bound to the org.
+    pub after: Option<String>,
+    /// Older form: only entries older than this id (the `next_before` of the
+    /// previous page).
     #[param(minimum = 1)]
     pub before: Option<i64>,
     /// Entries per page.
-    #[param(minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<String>,
+}
+
+impl AuditQuery {
+    pub fn from(&self) -> Result<AuditFrom<'_>, ApiError> {
+        match (self.after.as_deref(), self.before) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request(
+                "invalid_query",
+                "give either after or before, not both",
+            )),
+            // An empty `after` is the first page, as if it were absent.
+            (Some(""), None) => Ok(AuditFrom::Newest),
+            (Some(after), None) => Ok(AuditFrom::After(after)),
+            (None, Some(before)) => Ok(AuditFrom::Before(before)),
+            (None, None) => Ok(AuditFrom::Newest),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -84,6 +126,10 @@ pub struct AuditPageView {
     events: Vec<AuditEntry>,
     /// Pass as `before` to read the next (older) page; null on the last page.
     next_before: Option<i64>,
+    /// Pass as `after` to read the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    next: Option<String>,
 }
 
 impl From<AuditPage> for AuditPageView {
@@ -102,6 +148,7 @@ impl From<AuditPage> for AuditPageView {
                 })
                 .collect(),
             next_before: page.next_before,
+            next: page.next,
         }
     }
 }

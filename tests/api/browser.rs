@@ -18,7 +18,7 @@ use crate::helpers::{spawn_app_with, TestApp};
 const DRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_browser(profile: &std::path::Path) -> (Driver, Client) {
+pub(crate) async fn start_browser(profile: &std::path::Path) -> (Driver, Client) {
     assert!(
         std::path::Path::new(DRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "{DRIVER} or {CHROMIUM} is missing: install them (apt-get install -y chromium \
@@ -70,14 +70,14 @@ async fn start_browser(profile: &std::path::Path) -> (Driver, Client) {
     }
 }
 
-async fn shot(c: &Client, name: &str) {
+pub(crate) async fn shot(c: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css(css))
@@ -89,7 +89,7 @@ async fn click(c: &Client, css: &str) {
 }
 
 /// Waits until the element's text contains `needle`.
-async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+pub(crate) async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Ok(el) = c.find(Locator::Css(css)).await {
@@ -113,7 +113,7 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     }
 }
 
-async fn admin_link(app: &TestApp) -> String {
+pub(crate) async fn admin_link(app: &TestApp) -> String {
     let link: Value = app
         .send_json(
             Method::POST,

@@ -473,7 +473,12 @@ impl TestApp {
     pub async fn connections(&self) -> Vec<Value> {
         let response = self.get("/api/v1/orgs/acme/connections").await;
         assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+        let page: Value = response.json().await.unwrap();
+        assert!(
+            page.get("next").is_none(),
+            "one page holds them all: {page}"
+        );
+        page["connections"].as_array().unwrap().clone()
     }
 
     pub async fn token(&self, email: &str) -> Response {

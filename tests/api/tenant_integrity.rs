@@ -376,7 +376,7 @@ async fn removing_the_admin_managed_app_revokes_the_account_in_every_org() {
             .json()
             .await
             .unwrap();
-        assert_eq!(rows[0]["status"], "revoked", "{org}: {rows}");
+        assert_eq!(rows["connections"][0]["status"], "revoked", "{org}: {rows}");
     }
 }
 

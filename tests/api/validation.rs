@@ -180,7 +180,7 @@ async fn malformed_queries_and_paths_get_documented_json_errors() {
         ("limit=0", "invalid_limit"),
         ("before=0", "invalid_before"),
         ("before=yesterday", "invalid_query"),
-        ("limit=1e3", "invalid_query"),
+        ("limit=1e3", "invalid_limit"),
     ] {
         let response = app.get(&format!("/api/v1/orgs/acme/audit?{query}")).await;
         assert_eq!(
