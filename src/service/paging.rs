@@ -66,7 +66,23 @@ pub async fn connections_page(
     params: &ConnectionListParams,
 ) -> ServiceResult<ConnectionPage> {
     let limit = parse_limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let Some(email) = email_match(params)? else {
+    // Every parameter is checked before a contradiction may end the walk early.
+    let status = parse_opt(params.status.as_deref(), "invalid_status")?;
+    let app_type = parse_opt::<AppType>(params.app_type.as_deref(), "invalid_app_type")?;
+    let updated_since = params
+        .updated_since
+        .as_deref()
+        .map(parse_instant)
+        .transpose()?;
+    let email = email_match(params)?;
+    let Some(email) = email else {
+        // Such a walk has one empty page, so no cursor can belong to it.
+        if params.after.as_deref().is_some_and(|a| !a.is_empty()) {
+            return Err(ServiceError::invalid(
+                "invalid_cursor",
+                "this cursor does not belong to these filters",
+            ));
+        }
         return Ok(ConnectionPage {
             connections: Vec::new(),
             next: None,
@@ -74,14 +90,10 @@ pub async fn connections_page(
     };
     let mut q = ConnectionPageQuery {
         org_id: org.id.clone(),
-        status: parse_opt(params.status.as_deref(), "invalid_status")?,
-        app_type: parse_opt::<AppType>(params.app_type.as_deref(), "invalid_app_type")?,
+        status,
+        app_type,
         email,
-        updated_since: params
-            .updated_since
-            .as_deref()
-            .map(parse_instant)
-            .transpose()?,
+        updated_since,
         after: None,
         // One more than asked, to learn whether another page follows.
         limit: limit + 1,

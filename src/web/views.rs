@@ -94,13 +94,12 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     pub fn from(&self) -> Result<AuditFrom<'_>, ApiError> {
-        match (self.after.as_deref(), self.before) {
+        // An empty `after` is the first page, as if it were absent.
+        match (self.after.as_deref().filter(|a| !a.is_empty()), self.before) {
             (Some(_), Some(_)) => Err(ApiError::bad_request(
                 "invalid_query",
                 "give either after or before, not both",
             )),
-            // An empty `after` is the first page, as if it were absent.
-            (Some(""), None) => Ok(AuditFrom::Newest),
             (Some(after), None) => Ok(AuditFrom::After(after)),
             (None, Some(before)) => Ok(AuditFrom::Before(before)),
             (None, None) => Ok(AuditFrom::Newest),
