@@ -345,6 +345,10 @@ impl Required {
         if value.is_empty() {
             return Err(InvalidValue(format!("{field} is required")));
         }
+        // PostgreSQL cannot store NUL in text; refuse it here, as a 400.
+        if value.contains('\0') {
+            return Err(InvalidValue(format!("{field} contains a NUL character")));
+        }
         Ok(Self(value.to_string()))
     }
 
@@ -354,7 +358,7 @@ impl Required {
             .schema_type(utoipa::openapi::schema::Type::String)
             .min_length(Some(1))
             .max_length(Some(max))
-            .pattern(Some(format!("[^{WHITE_SPACE}]")))
+            .pattern(Some(format!(r"^[^\x00]*[^{WHITE_SPACE}\x00][^\x00]*$")))
             .build()
     }
 
