@@ -8,7 +8,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::backend::{Backend, SqlStore};
 use super::one_time::claim_once;
 use super::{map_unique, records::*, sql, SealedColumn, Store, StoreResult, TokenSlot};
-use super::{LeaseEnd, LeaseGrant};
+use super::{ConnectionUse, LeaseEnd, LeaseGrant, RefreshCandidate, RefreshPage};
 use crate::domain::AppType;
 
 #[async_trait]
@@ -264,6 +264,44 @@ where
             .bind(before)
             .bind(limit);
         Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64> {
+        let mut changed = 0;
+        for chunk in uses.chunks(super::usage::USE_BATCH) {
+            let sql = super::usage::record_use_sql(chunk.len());
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (id, at) in chunk {
+                query = query.bind(id.as_str()).bind(*at);
+            }
+            changed += DB::rows_affected(&query.execute(&self.pool).await?);
+        }
+        Ok(changed)
+    }
+
+    async fn refresh_page(&self, p: &RefreshPage) -> StoreResult<Vec<RefreshCandidate>> {
+        let (after_key, after_id) = p.after.clone().unwrap_or((i64::MIN, String::new()));
+        let query = sqlx::query_as(super::usage::page_sql(p.kind))
+            .bind(p.bound)
+            .bind(after_key)
+            .bind(after_id)
+            .bind(p.expiring_before)
+            .bind(p.now)
+            .bind(p.limit);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn claim_refresh_slot(&self, per_sec: i64) -> StoreResult<bool> {
+        let claimed: Option<(i64,)> = sqlx::query_as(super::usage::claim_slot_sql(DB::LABEL))
+            .bind(per_sec)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(claimed.is_some())
+    }
+
+    async fn connection_use(&self, id: &str) -> StoreResult<Option<ConnectionUse>> {
+        let query = sqlx::query_as(super::usage::CONNECTION_USE).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
     }
 
     async fn acquire_lease(

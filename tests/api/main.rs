@@ -19,6 +19,7 @@ mod process;
 mod refresh;
 mod refresh_durability;
 mod refresh_failures;
+mod refresh_on_use;
 mod replica_faults;
 mod replicas;
 mod sign_in;
