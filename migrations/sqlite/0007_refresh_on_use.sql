@@ -19,6 +19,9 @@ SET last_used_at = CAST(strftime('%s', 'now') AS INTEGER),
 -- The sweep pages through these in key order (keyset), so a page costs the
 -- same at a thousand or a million rows, and rows that are neither used nor
 -- old are never read. Partial: only active connections are ever refreshed.
+-- The old sweep's index: it ranged over every expired token, which at
+-- scale is every idle connection. Dropped so no planner picks it instead.
+DROP INDEX connections_by_expiry;
 CREATE INDEX connections_by_use ON connections (last_used_at, id)
     WHERE status = 'active';
 CREATE INDEX connections_by_refresh_age ON connections (refresh_issued_at, id)

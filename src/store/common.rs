@@ -8,7 +8,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::backend::{Backend, SqlStore};
 use super::one_time::claim_once;
 use super::{map_unique, records::*, sql, SealedColumn, Store, StoreResult, TokenSlot};
-use super::{ConnectionUse, LeaseEnd, LeaseGrant, RefreshCandidate, RefreshPage};
+use super::{ConnectionUse, LeaseEnd, LeaseGrant, RefreshCandidate, RefreshKind, RefreshPage};
 use crate::domain::AppType;
 
 #[async_trait]
@@ -255,17 +255,6 @@ where
         Ok(())
     }
 
-    async fn connections_expiring_before(
-        &self,
-        before: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<Connection>> {
-        let query = sqlx::query_as(sql::CONNECTIONS_EXPIRING_BEFORE)
-            .bind(before)
-            .bind(limit);
-        Ok(query.fetch_all(&self.pool).await?)
-    }
-
     async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64> {
         let mut changed = 0;
         for chunk in uses.chunks(super::usage::USE_BATCH) {
@@ -280,7 +269,13 @@ where
     }
 
     async fn refresh_page(&self, p: &RefreshPage) -> StoreResult<Vec<RefreshCandidate>> {
-        let (after_key, after_id) = p.after.clone().unwrap_or((i64::MIN, String::new()));
+        // A used page's first seek starts at the bound itself: SQLite ranges
+        // the index on the row value only, not on `last_used_at >= $1`.
+        let start = match p.kind {
+            RefreshKind::Used => p.bound,
+            RefreshKind::KeepAlive => i64::MIN,
+        };
+        let (after_key, after_id) = p.after.clone().unwrap_or((start, String::new()));
         let query = sqlx::query_as(super::usage::page_sql(p.kind))
             .bind(p.bound)
             .bind(after_key)

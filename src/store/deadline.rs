@@ -89,7 +89,6 @@ forward! {
     fn active_grant_exists(app_type: AppType, subject: &str) -> bool;
     fn record_webhook_event(id: &str, now: i64) -> bool;
     fn forget_webhook_event(id: &str) -> ();
-    fn connections_expiring_before(before: i64, limit: i64) -> Vec<Connection>;
     fn acquire_lease(slot: TokenSlot, id: &str, version: i64, owner: &str, lease_secs: i64)
         -> Option<LeaseGrant>;
     fn record_use(uses: &[(String, i64)]) -> u64;

@@ -176,11 +176,6 @@ pub trait Store: Send + Sync + 'static {
     /// Remembers a webhook event; false when it was seen before.
     async fn record_webhook_event(&self, id: &str, now: i64) -> StoreResult<bool>;
     async fn forget_webhook_event(&self, id: &str) -> StoreResult<()>;
-    async fn connections_expiring_before(
-        &self,
-        before: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<Connection>>;
     /// Writes a batch of uses (connection id, unix seconds) in one statement
     /// per `usage::USE_BATCH` rows; returns the rows changed.
     async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64>;

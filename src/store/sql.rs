@@ -145,12 +145,6 @@ pub const FORGET_WEBHOOK_EVENT: &str = "DELETE FROM webhook_events WHERE id = $1
 pub const CONNECT_SESSION: &str = "SELECT * FROM connect_sessions WHERE token_hash = $1";
 pub const ADMIN_LINK: &str = "SELECT * FROM admin_links WHERE token_hash = $1";
 
-pub const CONNECTIONS_EXPIRING_BEFORE: &str = "
-    SELECT * FROM connections
-    WHERE status = 'active' AND refresh_token IS NOT NULL AND access_expires_at < $1
-    ORDER BY access_expires_at
-    LIMIT $2";
-
 pub const PUT_S2S: &str = "
     INSERT INTO s2s_credentials (
         id, org_id, email, account_id, client_id, client_secret, access_token,

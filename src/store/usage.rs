@@ -46,11 +46,14 @@ pub struct ConnectionUse {
 
 /// `$1` the bound, `($2, $3)` the key to start after, `$4` the expiry
 /// horizon, `$5` now, `$6` the page size. The row-value comparison is the
-/// keyset seek both planners turn into an index range.
+/// keyset seek both planners turn into an index range. The unary `+` keeps
+/// the planners off `connections_by_expiry`: at scale nearly every row is
+/// an idle connection whose token expired long ago, so that range would be
+/// most of the table.
 pub const USED_PAGE: &str = "
     SELECT *, last_used_at AS sweep_key FROM connections
     WHERE status = 'active' AND (last_used_at, id) > ($2, $3) AND last_used_at >= $1
-      AND access_expires_at < $4 AND refresh_token IS NOT NULL
+      AND +access_expires_at < $4 AND refresh_token IS NOT NULL
       AND (lease_until IS NULL OR lease_until < $5)
     ORDER BY last_used_at, id
     LIMIT $6";

@@ -24,5 +24,6 @@ mod replica_faults;
 mod replicas;
 mod sign_in;
 mod store;
+mod sweep_plan;
 mod tenant_integrity;
 mod webhooks;
