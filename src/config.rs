@@ -12,7 +12,9 @@ use url::Url;
 use crate::crypto::Keyring;
 use crate::domain::AppType;
 
+mod refresh_policy;
 mod timing;
+pub use refresh_policy::RefreshPolicy;
 pub use timing::Timing;
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,8 @@ pub struct Config {
     pub public_dir: std::path::PathBuf,
     /// Answer waits, store retries, database deadlines and the refresh lease.
     pub timing: Timing,
+    /// What the background refresher refreshes, and how fast.
+    pub refresh_policy: RefreshPolicy,
 }
 
 impl std::fmt::Debug for Config {
@@ -249,6 +253,7 @@ impl Config {
             )?
             .max(1) as usize,
             timing,
+            refresh_policy: RefreshPolicy::from_lookup(var)?,
         })
     }
 

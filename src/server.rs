@@ -15,7 +15,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::tokens::spawn_background_refresher;
+use crate::tokens::{flush_usage, spawn_background_refresher, spawn_usage_flusher};
 use crate::{flow, openapi, telemetry};
 
 /// Request bodies are small JSON documents or forms; anything larger is refused.
@@ -87,11 +87,17 @@ pub async fn launch_with_tcp_listener(
         .config
         .background_refresh
         .then(|| spawn_background_refresher(app.clone()));
+    let usage = spawn_usage_flusher(app.clone());
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     if let Some(handle) = refresher {
         handle.abort();
+    }
+    // The uses of the last few seconds decide what stays fresh.
+    usage.abort();
+    if let Err(err) = flush_usage(&app).await {
+        tracing::warn!(%err, "could not record the last connection uses");
     }
     // A refresh still awaiting Zoom holds the only copy of the grant once
     // Zoom has rotated: let it store its answer before the process exits.

@@ -13,14 +13,24 @@ pub async fn token_for(app: &AppState, org: &Org, email: &Email) -> ServiceResul
     let key = (org.id.clone(), email.to_string());
     if let Some(hit) = app.caches.tokens.get(&key) {
         if safe_secs(app, &hit) > 0 {
+            note_use(app, &hit);
             return Ok(hit);
         }
     }
     let resolved = resolve(app, org, email).await?;
+    note_use(app, &resolved);
     app.caches
         .tokens
         .insert(key, resolved.clone(), cacheable_for(app, &resolved));
     Ok(resolved)
+}
+
+/// Every token handed out, from memory or not, marks its connection as in
+/// use; the background refresher keeps only such connections fresh.
+fn note_use(app: &AppState, token: &ResolvedToken) {
+    if let Some(id) = &token.connection_id {
+        app.refresher.usage.note(id, app.clock.now());
+    }
 }
 
 /// A token is cached briefly, and never once it is inside any refresh window

@@ -9,7 +9,7 @@ use super::backend::{Backend, SqlStore};
 use super::one_time::claim_once;
 use super::paging::{connection_page_sql, Bind, ConnectionPageQuery, PagedConnection};
 use super::{map_unique, records::*, sql, PlanOf, SealedColumn, Store, StoreResult, TokenSlot};
-use super::{LeaseEnd, LeaseGrant};
+use super::{ConnectionUse, LeaseEnd, LeaseGrant, RefreshCandidate, RefreshKind, RefreshPage};
 use crate::domain::{AppType, ConnectionStatus};
 
 #[async_trait]
@@ -314,15 +314,48 @@ where
         Ok(())
     }
 
-    async fn connections_expiring_before(
-        &self,
-        before: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<Connection>> {
-        let query = sqlx::query_as(sql::CONNECTIONS_EXPIRING_BEFORE)
-            .bind(before)
-            .bind(limit);
+    async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64> {
+        let mut changed = 0;
+        for chunk in uses.chunks(super::usage::USE_BATCH) {
+            let sql = super::usage::record_use_sql(chunk.len());
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (id, at) in chunk {
+                query = query.bind(id.as_str()).bind(*at);
+            }
+            changed += DB::rows_affected(&query.execute(&self.pool).await?);
+        }
+        Ok(changed)
+    }
+
+    async fn refresh_page(&self, p: &RefreshPage) -> StoreResult<Vec<RefreshCandidate>> {
+        // A used page's first seek starts at the bound itself: SQLite ranges
+        // the index on the row value only, not on `last_used_at >= $1`.
+        let start = match p.kind {
+            RefreshKind::Used => p.bound,
+            RefreshKind::KeepAlive => i64::MIN,
+        };
+        let (after_key, after_id) = p.after.clone().unwrap_or((start, String::new()));
+        let query = sqlx::query_as(super::usage::page_sql(p.kind))
+            .bind(p.bound)
+            .bind(after_key)
+            .bind(after_id)
+            .bind(p.expiring_before)
+            .bind(p.now)
+            .bind(p.limit);
         Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn claim_refresh_slot(&self, per_sec: i64) -> StoreResult<bool> {
+        let claimed: Option<(i64,)> = sqlx::query_as(super::usage::claim_slot_sql(DB::LABEL))
+            .bind(per_sec)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(claimed.is_some())
+    }
+
+    async fn connection_use(&self, id: &str) -> StoreResult<Option<ConnectionUse>> {
+        let query = sqlx::query_as(super::usage::CONNECTION_USE).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
     }
 
     async fn acquire_lease(

@@ -92,9 +92,12 @@ forward! {
     fn active_grant_exists(app_type: AppType, subject: &str) -> bool;
     fn record_webhook_event(id: &str, now: i64) -> bool;
     fn forget_webhook_event(id: &str) -> ();
-    fn connections_expiring_before(before: i64, limit: i64) -> Vec<Connection>;
     fn acquire_lease(slot: TokenSlot, id: &str, version: i64, owner: &str, lease_secs: i64)
         -> Option<LeaseGrant>;
+    fn record_use(uses: &[(String, i64)]) -> u64;
+    fn refresh_page(page: &RefreshPage) -> Vec<RefreshCandidate>;
+    fn claim_refresh_slot(per_sec: i64) -> bool;
+    fn connection_use(id: &str) -> Option<ConnectionUse>;
     fn release_lease(slot: TokenSlot, id: &str, owner: &str, end: LeaseEnd) -> ();
     fn store_refreshed(slot: TokenSlot, update: &RefreshedTokens) -> bool;
     fn put_s2s(creds: &S2sCredentials) -> ();

@@ -118,7 +118,8 @@ pub(super) fn store_refreshed_sql(slot: TokenSlot) -> &'static str {
                  access_expires_at = $3, scopes = COALESCE($4, scopes),
                  version = version + 1, lease_owner = NULL, lease_until = NULL,
                  refresh_sent_version = NULL, refresh_prior_sent_version = NULL,
-                 last_refreshed_at = $5, updated_at = $5
+                 last_refreshed_at = $5, updated_at = $5,
+                 refresh_issued_at = CASE WHEN $2 IS NULL THEN refresh_issued_at ELSE $5 END
              WHERE id = $6 AND version = $7 AND lease_owner = $8 AND status = 'active'"
         }
         // S2S grants carry no refresh token, so the placeholders shift by one.

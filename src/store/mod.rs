@@ -31,6 +31,7 @@ pub mod postgres;
 pub mod records;
 mod sql;
 pub mod sqlite;
+pub mod usage;
 
 pub use backend::{Backend, SqlStore};
 pub use paging::{
@@ -45,6 +46,7 @@ use async_trait::async_trait;
 
 pub use deadline::Deadline;
 pub use lease::{LeaseEnd, LeaseGrant};
+pub use usage::{ConnectionUse, RefreshCandidate, RefreshKind, RefreshPage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -189,11 +191,15 @@ pub trait Store: Send + Sync + 'static {
     /// Remembers a webhook event; false when it was seen before.
     async fn record_webhook_event(&self, id: &str, now: i64) -> StoreResult<bool>;
     async fn forget_webhook_event(&self, id: &str) -> StoreResult<()>;
-    async fn connections_expiring_before(
-        &self,
-        before: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<Connection>>;
+    /// Writes a batch of uses (connection id, unix seconds) in one statement
+    /// per `usage::USE_BATCH` rows; returns the rows changed.
+    async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64>;
+    /// One keyset page of connections for the background refresher.
+    async fn refresh_page(&self, page: &RefreshPage) -> StoreResult<Vec<RefreshCandidate>>;
+    /// Claims one background token-endpoint call in the current second of
+    /// the database's clock; false when `per_sec` are already claimed.
+    async fn claim_refresh_slot(&self, per_sec: i64) -> StoreResult<bool>;
+    async fn connection_use(&self, id: &str) -> StoreResult<Option<ConnectionUse>>;
 
     /// Takes the cross-process refresh lease for `lease_secs` of the
     /// database's clock, if the row is still at `version` and no live lease

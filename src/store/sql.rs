@@ -58,17 +58,18 @@ pub const CONNECTION_BY_SUBJECT: &str = "
     WHERE org_id = $1 AND app_type = $2 AND subject = $3";
 
 /// Inserts, or replaces the tokens in place when the same subject authorizes
-/// again; the `WHERE` leaves a row made under another id untouched.
+/// again; the `WHERE` leaves a row made under another id untouched. An
+/// authorization counts as a use: the user is there and about to use it.
 pub const UPSERT_CONNECTION: &str = "
     INSERT INTO connections (
         id, org_id, app_type, subject, zoom_user_id, zoom_account_id, email,
         role_name, status, status_reason, scopes, access_token, refresh_token,
         access_expires_at, version, lease_owner, lease_until, last_refreshed_at,
-        created_at, updated_at, authorized_at
+        created_at, updated_at, authorized_at, last_used_at, refresh_issued_at
     )
     VALUES (
         $1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $10, $11, $12, 0,
-        NULL, NULL, NULL, $13, $13, $13
+        NULL, NULL, NULL, $13, $13, $13, $13, $13
     )
     ON CONFLICT (org_id, app_type, subject) DO UPDATE SET
         zoom_user_id = excluded.zoom_user_id,
@@ -85,7 +86,9 @@ pub const UPSERT_CONNECTION: &str = "
         lease_owner = NULL,
         lease_until = NULL,
         updated_at = excluded.updated_at,
-        authorized_at = excluded.authorized_at
+        authorized_at = excluded.authorized_at,
+        last_used_at = excluded.last_used_at,
+        refresh_issued_at = excluded.refresh_issued_at
     WHERE connections.id = excluded.id";
 
 pub const LIST_CONNECTIONS: &str = "
@@ -141,12 +144,6 @@ pub const RECORD_WEBHOOK_EVENT: &str = "
 pub const FORGET_WEBHOOK_EVENT: &str = "DELETE FROM webhook_events WHERE id = $1";
 pub const CONNECT_SESSION: &str = "SELECT * FROM connect_sessions WHERE token_hash = $1";
 pub const ADMIN_LINK: &str = "SELECT * FROM admin_links WHERE token_hash = $1";
-
-pub const CONNECTIONS_EXPIRING_BEFORE: &str = "
-    SELECT * FROM connections
-    WHERE status = 'active' AND refresh_token IS NOT NULL AND access_expires_at < $1
-    ORDER BY access_expires_at
-    LIMIT $2";
 
 pub const PUT_S2S: &str = "
     INSERT INTO s2s_credentials (
@@ -205,12 +202,13 @@ pub const DELETE_ADMIN_SESSION: &str = "DELETE FROM admin_sessions WHERE id_hash
 
 /// Each binds the cutoff. Pending authorizations go first: they reference
 /// connect sessions.
-pub const PRUNE_EXPIRED: [&str; 5] = [
+pub const PRUNE_EXPIRED: [&str; 6] = [
     "DELETE FROM pending_authorizations WHERE expires_at < $1",
     "DELETE FROM connect_sessions WHERE expires_at < $1",
     "DELETE FROM admin_links WHERE expires_at < $1",
     "DELETE FROM admin_sessions WHERE expires_at < $1",
     "DELETE FROM webhook_events WHERE received_at < $1",
+    "DELETE FROM refresh_rate_slots WHERE at_second < $1",
 ];
 
 pub const APPEND_AUDIT: &str = "

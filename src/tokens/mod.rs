@@ -15,6 +15,7 @@ mod s2s;
 mod single_flight;
 mod snapshot;
 mod upstream;
+mod usage;
 
 use std::fmt;
 
@@ -24,6 +25,7 @@ pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
 pub use resolve::{resolve, ResolvedToken};
 pub use s2s::{fetch_s2s_token, s2s_token};
+pub use usage::{flush_usage, spawn_usage_flusher, UsageLog};
 
 /// An access token ready to hand out. `Debug` hides the token.
 #[derive(Clone)]

@@ -24,11 +24,16 @@ use super::{is_fresh, LiveToken, TokenError};
 /// What a caller who stopped waiting for a slow Zoom is told to wait.
 const SLOW_ANSWER_RETRY_SECS: u64 = 2;
 
-/// Process-wide refresh coordination: single-flight and failure backoff.
+/// Process-wide refresh coordination: single-flight, failure backoff, and
+/// the uses that decide what the background refresher keeps fresh.
 #[derive(Default)]
 pub struct Refresher {
     flights: SingleFlight,
     backoff: Mutex<HashMap<String, (u32, Instant)>>,
+    pub usage: super::usage::UsageLog,
+    /// Background sweep passes completed, so tests and operators can tell
+    /// that a pass has happened since some moment.
+    pub sweep_passes: std::sync::atomic::AtomicU64,
 }
 
 impl Refresher {

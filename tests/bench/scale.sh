@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Scale benchmark (issue 13): N connections seeded directly in SQL, then the
+# token API with random users and the token cache off, a Zipf-like mix of
+# 10,000 users and the single hot user, each as a ratio against /healthz of
+# the same server in the same run, plus the broker's RSS. The background
+# refresher runs throughout (its sweep reads indexed pages only).
+#
+#   tests/bench/scale.sh                      # sqlite:1000 sqlite:100000 postgres:1000 postgres:1000000
+#   BENCH_CASES="postgres:1000000" tests/bench/scale.sh
+#
+# Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (64), BENCH_THREADS (2),
+# BENCH_PG_URL, BENCH_CACHE_MS (0). Needs a release build
+# (cargo build --release), wrk, python3-cryptography, sqlite3, psql.
+# Exits non-zero on any non-2xx answer.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION="${BENCH_DURATION:-10s}"
+CONNS="${BENCH_CONNECTIONS:-64}"
+THREADS="${BENCH_THREADS:-2}"
+CASES="${BENCH_CASES:-sqlite:1000 sqlite:100000 postgres:1000 postgres:1000000}"
+PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+BIN=target/release/tokenbroker
+WORK="$(mktemp -d)"
+PIDS=()
+export PGOPTIONS='--client-min-messages=warning'
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+[ -x "$BIN" ] || { echo "build first: cargo build --release"; exit 1; }
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+ulimit -n 20000 2>/dev/null || true
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not up: $1"; exit 1; }
+COLS="id,org_id,app_type,subject,zoom_user_id,zoom_account_id,email,status,scopes,access_token,refresh_token,access_expires_at,version,created_at,updated_at,authorized_at,last_used_at,refresh_issued_at"
+
+run_wrk() { # name url [env...]
+  local name="$1" url="$2"; shift 2
+  env "$@" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s tests/bench/random_user.lua \
+    -H "Authorization: Bearer $KEY" "$url" > "$WORK/$name.txt"
+  if grep -q "Non-2xx" "$WORK/$name.txt"; then cat "$WORK/$name.txt"; echo "FAIL: non-2xx answers in $name"; exit 1; fi
+}
+run_plain() { # name url
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Bearer $KEY" "$2" > "$WORK/$1.txt"
+  if grep -q "Non-2xx" "$WORK/$1.txt"; then cat "$WORK/$1.txt"; echo "FAIL: non-2xx answers in $1"; exit 1; fi
+}
+rps() { awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/$1.txt"; }
+p99() { awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 } printf "%.2f", v }' "$WORK/$1.txt"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+printf '| database | N | /healthz req/s | random users req/s (ratio, p99 ms) | Zipf 10k req/s (ratio, p99 ms) | hot user req/s (ratio, p99 ms) | RSS MB | seed s |\n|---|---|---|---|---|---|---|---|\n' > "$WORK/table.md"
+for case in $CASES; do
+  db="${case%%:*}"; n="${case##*:}"
+  if [ "$db" = postgres ]; then
+    psql "$PG_URL" -qc "DROP DATABASE IF EXISTS tb_scale" >/dev/null
+    psql "$PG_URL" -qc "CREATE DATABASE tb_scale" >/dev/null
+    url="${PG_URL%/*}/tb_scale"
+  else
+    rm -f "$WORK/scale.db"*; url="sqlite://$WORK/scale.db?mode=rwc"
+  fi
+  bport=$(port)
+  export DATABASE_URL="$url" TOKENBROKER_MASTER_KEY="k1:$($BIN gen-key)" \
+    TOKENBROKER_BIND="127.0.0.1:$bport" TOKENBROKER_PUBLIC_URL="http://127.0.0.1:$bport" \
+    ZOOM_OAUTH_URL="http://127.0.0.1:9" ZOOM_API_URL="http://127.0.0.1:9/v2" \
+    ZOOM_CLIENT_ID=bench-client ZOOM_CLIENT_SECRET=bench-secret \
+    TOKENBROKER_TOKEN_CACHE_MS="${BENCH_CACHE_MS:-0}" TOKENBROKER_BACKGROUND_REFRESH=1 RUST_LOG=warn
+  $BIN migrate >/dev/null
+  $BIN org create bench >/dev/null
+  KEY=$($BIN api-key create --org bench | tail -n1)
+  t0=$(date +%s)
+  if [ "$db" = postgres ]; then
+    org=$(psql "$url" -tAc "SELECT id FROM orgs WHERE slug = 'bench'")
+    python3 tests/bench/seed_connections.py "$n" "$org" "$TOKENBROKER_MASTER_KEY" \
+      | psql "$url" -qc "\\copy connections ($COLS) FROM STDIN CSV"
+    psql "$url" -qc "ANALYZE connections"
+  else
+    db_file="$WORK/scale.db"
+    org=$(sqlite3 "$db_file" "SELECT id FROM orgs WHERE slug = 'bench'")
+    { echo "$COLS"; python3 tests/bench/seed_connections.py "$n" "$org" "$TOKENBROKER_MASTER_KEY"; } > "$WORK/seed.csv"
+    sqlite3 "$db_file" ".import --csv $WORK/seed.csv seed" "INSERT INTO connections ($COLS) SELECT * FROM seed" "DROP TABLE seed" "ANALYZE"
+    rm -f "$WORK/seed.csv"
+  fi
+  seeded=$(( $(date +%s) - t0 ))
+  $BIN serve > "$WORK/serve.log" 2>&1 & pid=$!; PIDS+=($pid)
+  base="http://127.0.0.1:$bport"
+  wait_up "$base/readyz"
+  curl -sf -H "Authorization: Bearer $KEY" "$base/api/v1/orgs/bench/users/u$n@scale.example/token" >/dev/null \
+    || { echo "FAIL: seeded user u$n has no token"; exit 1; }
+  run_plain healthz "$base/healthz"
+  run_wrk random "$base" USERS="$n"
+  zipf_users=$(( n < 10000 ? n : 10000 ))
+  run_wrk zipf "$base" USERS="$zipf_users" ZIPF=1
+  run_wrk hot "$base" USERS=1
+  rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$pid/status)
+  kill $pid; wait $pid 2>/dev/null || true
+  h=$(rps healthz)
+  printf '| %s | %s | %s (p99 %s) | %s (%s, %s) | %s (%s, %s) | %s (%s, %s) | %s | %s |\n' "$db" "$n" "$h" "$(p99 healthz)" \
+    "$(rps random)" "$(ratio "$(rps random)" "$h")" "$(p99 random)" \
+    "$(rps zipf)" "$(ratio "$(rps zipf)" "$h")" "$(p99 zipf)" \
+    "$(rps hot)" "$(ratio "$(rps hot)" "$h")" "$(p99 hot)" "$rss" "$seeded" >> "$WORK/table.md"
+  tail -n1 "$WORK/table.md"
+  [ "$db" = postgres ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS tb_scale" >/dev/null
+done
+echo; cat "$WORK/table.md"
