@@ -6,7 +6,8 @@ use crate::domain::{rfc3339, Actor, AuditAction, AuditOutcome};
 use crate::store::LeaseEnd;
 use crate::zoom::UpstreamError;
 
-use super::refresh::{open, reload, Lease, Snapshot};
+use super::persist::Lease;
+use super::snapshot::{open, reload, Snapshot};
 use super::{is_fresh, LiveToken, TokenError};
 
 /// The `needs_reauth` reason when Zoom refuses a refresh token whose

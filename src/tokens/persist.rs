@@ -10,13 +10,26 @@ use crate::crypto::{Aad, SealedColumn};
 use crate::store::RefreshedTokens;
 use crate::zoom::TokenSet;
 
-use super::refresh::{reload, Lease, Snapshot};
+use super::snapshot::{reload, Snapshot};
 use super::{LiveToken, TokenError};
 
 /// Room left before the lease ends when the last try starts.
 const LEASE_SAFETY: Duration = Duration::from_secs(1);
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
 const MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// A refresh lease held by this process for one attempt.
+pub(super) struct Lease {
+    /// Unique per attempt, so a store or release from an attempt whose lease
+    /// was taken over is refused, even from the same process.
+    pub owner: String,
+    /// When the lease ends, by this process's monotonic clock. It starts
+    /// before the database's clock does, so it never ends later than the
+    /// lease row says.
+    pub deadline: Instant,
+    /// An earlier attempt sent this refresh token to Zoom and lost the answer.
+    pub earlier_answer_lost: bool,
+}
 
 pub(super) async fn store_pair(
     app: &AppState,

@@ -14,10 +14,10 @@ use crate::app::AppState;
 use crate::store::{Connection, LeaseEnd};
 use crate::zoom::UpstreamError;
 
-pub(super) use super::failure::{rejected, stale_or_unavailable, unanswered};
-use super::persist::store_pair;
+use super::failure::{rejected, stale_or_unavailable, unanswered};
+use super::persist::{store_pair, Lease};
 use super::single_flight::SingleFlight;
-pub(super) use super::snapshot::{open, reload, Snapshot};
+use super::snapshot::{open, reload, Snapshot};
 use super::upstream::call_upstream;
 use super::{is_fresh, LiveToken, TokenError};
 
@@ -78,19 +78,6 @@ impl Refresher {
         }
         true
     }
-}
-
-/// A refresh lease held by this process for one attempt.
-pub(super) struct Lease {
-    /// Unique per attempt, so a store or release from an attempt whose lease
-    /// was taken over is refused, even from the same process.
-    pub owner: String,
-    /// When the lease ends, by this process's monotonic clock. It starts
-    /// before the database's clock does, so it never ends later than the
-    /// lease row says.
-    pub deadline: Instant,
-    /// An earlier attempt sent this refresh token to Zoom and lost the answer.
-    pub earlier_answer_lost: bool,
 }
 
 /// A valid token for an OAuth connection, refreshing it first if it is about to expire.

@@ -5,7 +5,8 @@
 use crate::app::AppState;
 use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
 
-use super::refresh::{obtain, Snapshot};
+use super::refresh::obtain;
+use super::snapshot::Snapshot;
 use super::{LiveToken, TokenError};
 
 /// The org's S2S token, or `None` when the org has no S2S credentials.
