@@ -371,11 +371,23 @@ mod tests {
     fn tampered_or_malformed_values_fail() {
         let k = ring(&Keyring::generate_key_b64());
         let aad = Aad::new(SealedColumn::JWT_API_SECRET, "r");
-        let sealed = k.seal_str(aad, "v");
-        let mut tampered = sealed.clone();
-        let last = tampered.pop().unwrap();
-        tampered.push(if last == 'A' { 'B' } else { 'A' });
-        assert!(k.open(aad, &tampered).is_err());
+        let sealed = k.seal_str(aad, "secret value");
+        // Flip one bit in each byte of nonce, ciphertext and tag in turn (not a
+        // base64 character, which may only break padding): every one fails
+        // authentication, so no change to a stored value goes unnoticed.
+        let (prefix, b64) = sealed.rsplit_once('.').unwrap();
+        let blob = URL_SAFE_NO_PAD.decode(b64).unwrap();
+        for i in 0..blob.len() {
+            let mut bytes = blob.clone();
+            bytes[i] ^= 0x01;
+            let tampered = format!("{prefix}.{}", URL_SAFE_NO_PAD.encode(&bytes));
+            assert_eq!(
+                k.open(aad, &tampered),
+                Err(CryptoError::Authentication),
+                "byte {i}"
+            );
+        }
+        assert_eq!(k.open(aad, &sealed).unwrap(), b"secret value");
         assert_eq!(k.open(aad, "plain"), Err(CryptoError::Malformed));
         assert_eq!(
             k.open(aad, "tbx1.default.AAAA"),

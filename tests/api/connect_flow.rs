@@ -358,3 +358,58 @@ async fn expired_one_time_records_are_pruned_and_live_ones_kept() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// Behind TLS (an https PUBLIC_URL) every cookie the flow sets is `Secure`.
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    let app = spawn_app().await;
+    let public = "https://zoom.crm.example.com";
+    let tls = app
+        .second_server(&[("TOKENBROKER_PUBLIC_URL", public)])
+        .await;
+    let created: Value = app
+        .create_session("ann@acme.example", "user", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = created["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/connect/{token}", tls.base);
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = plain.get(&url).send().await.unwrap();
+    let form_cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        form_cookie.contains("Secure") && form_cookie.contains("SameSite=Strict"),
+        "{form_cookie}"
+    );
+    let form_token = crate::helpers::form_token(&page.text().await.unwrap());
+    let confirmed = plain
+        .post(&url)
+        .header("origin", public)
+        .header("cookie", form_cookie.split(';').next().unwrap())
+        .form(&[("form_token", form_token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    let binding = confirmed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("tb_oauth_"))
+        .expect("a browser-binding cookie");
+    assert!(
+        binding.contains("Secure") && binding.contains("HttpOnly"),
+        "{binding}"
+    );
+}

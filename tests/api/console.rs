@@ -385,3 +385,62 @@ async fn signing_out_ends_the_session() {
         .unwrap();
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// After the JWT cutoff an org that only has its legacy key is broken: the
+/// console says so (the ✕ state) and the report counts it as `jwt_expired`.
+#[tokio::test]
+async fn past_the_cutoff_a_jwt_only_org_is_jwt_expired_in_console_and_report() {
+    let app = spawn_app_with(&[
+        ("TOKENBROKER_JWT_CUTOFF", "2099-09-01T00:00:00Z"),
+        (
+            "TOKENBROKER_JWT_NEW_CREDENTIALS_CUTOFF",
+            "2099-06-01T00:00:00Z",
+        ),
+    ])
+    .await;
+    let put = app
+        .send_json(
+            Method::PUT,
+            "/api/v1/orgs/acme/jwt-credentials",
+            json!({ "api_key": "k", "api_secret": "s" }),
+        )
+        .await;
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    let (admin, _) = app.admin_browser("admin@acme.example").await;
+    let overview = |b: reqwest::Client, base: String| async move {
+        let v: Value = b
+            .get(format!("{base}/admin/api/overview"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v
+    };
+    let before = overview(admin.clone(), app.base.clone()).await;
+    assert_eq!(before["migration"]["state"], "jwt_only", "{before}");
+    // Past the cutoff (the clock moves; the session is refreshed by use first).
+    let cutoff = time::macros::datetime!(2099-09-01 00:00 UTC).unix_timestamp();
+    app.app.clock.advance(cutoff - app.app.clock.now() + 86_400);
+    let (admin, _) = app.admin_browser("admin@acme.example").await;
+    let after = overview(admin, app.base.clone()).await;
+    assert_eq!(after["migration"]["state"], "jwt_expired", "{after}");
+    assert!(after["migration"]["days_left"].as_i64().unwrap() < 0);
+    let all = app.all_orgs_key().await;
+    let report: Value = app
+        .get_as(&all, "/api/v1/migration-report")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["totals"]["jwt_expired"], 1, "{report}");
+    assert_eq!(report["totals"]["jwt_only"], 0, "{report}");
+    assert_eq!(report["jwt_only_orgs"][0]["state"], "jwt_expired");
+    // And the token API refuses the key clearly.
+    let token = app.token("ann@acme.example").await;
+    assert_eq!(
+        error_code(token, StatusCode::GONE).await,
+        "jwt_cutoff_passed"
+    );
+}

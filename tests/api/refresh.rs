@@ -267,3 +267,28 @@ async fn the_background_refresher_refreshes_ahead_of_callers() {
         "the request path did not wait on Zoom"
     );
 }
+
+/// Zoom rotates on every refresh: each new refresh token must be stored and
+/// be the one the next refresh sends. The sandbox counts a reused token, so a
+/// broker that kept the old one would show it here.
+#[tokio::test]
+async fn each_rotated_refresh_token_is_stored_and_sent_once() {
+    let app = spawn_app().await;
+    let id = app.connect("ann@acme.example", "user", "Member").await;
+    let mut seen = std::collections::HashSet::from([stored_refresh_token(&app, &id).await]);
+    for round in 1..=3u64 {
+        app.app.clock.advance(3_600 - 200); // inside the refresh-ahead window again
+        assert_eq!(app.token("ann@acme.example").await.status(), StatusCode::OK);
+        let stored = stored_refresh_token(&app, &id).await;
+        assert!(
+            seen.insert(stored),
+            "round {round}: the rotated refresh token was not stored"
+        );
+        let counters = app.counters();
+        assert_eq!(
+            (counters.refresh_token, counters.refresh_reuse),
+            (round, 0),
+            "round {round}"
+        );
+    }
+}

@@ -81,6 +81,12 @@ bench_db() {
   wrk_run 1000 3s "$token_url"
   local storm_p99 storm_calls
   storm_p99=$(p99_ms); storm_calls=$(curl -sf "$zoom/_sandbox/counters" | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+  if grep -q "Non-2xx" "$WORK/wrk.txt"; then
+    echo "FAIL ($db): the refresh storm got non-2xx answers"; grep "Non-2xx" "$WORK/wrk.txt"; exit 1
+  fi
+  if [ "$storm_calls" != 1 ]; then
+    echo "FAIL ($db): the refresh storm made $storm_calls upstream refreshes, not exactly 1"; exit 1
+  fi
 
   # Steady state: the same server, the same load, /healthz then the token API.
   wrk_run "$CONNS" 3s "$base/healthz" # warm-up
@@ -92,6 +98,7 @@ bench_db() {
     "$([ "$errors" != 0 ] && echo ' (NON-2xx ANSWERS!)')"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; PIDS=()
   wait 2>/dev/null || true
+  if [ "$errors" != 0 ]; then echo "FAIL ($db): the token API answered non-2xx under load"; exit 1; fi
   [ "$db" = postgres ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS tb_bench" >/dev/null
   return 0
 }
