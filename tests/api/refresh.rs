@@ -292,3 +292,37 @@ async fn each_rotated_refresh_token_is_stored_and_sent_once() {
         );
     }
 }
+
+/// Every caller hangs up while Zoom is slow: the refresh still runs to its
+/// end and stores the rotated pair, and the next caller gets it without a
+/// second refresh (a second one would replay a dead refresh token).
+#[tokio::test]
+async fn a_refresh_survives_every_caller_hanging_up() {
+    let app = spawn_app().await;
+    let id = app.connect("ann@acme.example", "user", "Member").await;
+    let before = stored_refresh_token(&app, &id).await;
+    app.app.clock.advance(3_600 - 200);
+    // Zoom processes the refresh at once and answers 1.5 s later.
+    app.fault("token", None, 1_500, 1);
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let url = format!("{}/api/v1/orgs/acme/users/ann@acme.example/token", app.base);
+    let callers = (0..5).map(|_| impatient.get(&url).bearer_auth(&app.api_key).send());
+    for hung_up in join_all(callers).await {
+        assert!(hung_up.unwrap_err().is_timeout());
+    }
+    // Await the stored pair (bounded), not a fixed sleep.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stored_refresh_token(&app, &id).await == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned refresh was never stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.token("ann@acme.example").await.status(), StatusCode::OK);
+    let counters = app.counters();
+    assert_eq!((counters.refresh_token, counters.refresh_reuse), (1, 0));
+}
