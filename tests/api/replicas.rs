@@ -141,6 +141,31 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         browser.get(&callback).send().await.unwrap().status(),
         StatusCode::OK
     );
+    // The first pair and the PKCE verifier, before the storm replaces the pair.
+    let (first_access, first_refresh, verifier) = {
+        let keyring = Keyring::parse(&master).unwrap();
+        let store = store::connect(&db).await.unwrap();
+        let org = store.org_by_slug("acme").await.unwrap().unwrap();
+        let conn = store.list_connections(&org.id).await.unwrap().remove(0);
+        let open = |column, row: &str, sealed: &str| {
+            keyring.open_string(Aad::new(column, row), sealed).unwrap()
+        };
+        let column = SealedColumn::PKCE_VERIFIER;
+        let pending = store.sealed_cells(column, "", 10).await.unwrap().remove(0);
+        (
+            open(
+                SealedColumn::CONNECTION_ACCESS_TOKEN,
+                &conn.id,
+                conn.access_token.as_deref().unwrap(),
+            ),
+            open(
+                SealedColumn::CONNECTION_REFRESH_TOKEN,
+                &conn.id,
+                conn.refresh_token.as_deref().unwrap(),
+            ),
+            open(column, &pending.id, &pending.sealed),
+        )
+    };
 
     // The storm: 1,000 callers across both replicas, Zoom slow to answer.
     sandbox.set_access_ttl(3_600);
@@ -175,13 +200,8 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
     );
     assert_eq!(tokens.len(), 1);
 
-    // Credentials through replica B, so both logs see secrets pass by.
-    let s2s = api
-        .put(format!("{base_b}/api/v1/orgs/acme/s2s-credentials"))
-        .bearer_auth(&api_key)
-        .json(&serde_json::json!({ "email": "ops@acme.example", "account_id": "acct-9", "client_id": "s2s-id", "client_secret": "s2s-very-secret" }))
-        .send().await.unwrap();
-    assert_eq!(s2s.status(), StatusCode::NO_CONTENT);
+    // Credentials through replica B, so both logs see secrets pass by. The
+    // JWT key first: a user without a connection then gets a minted JWT.
     let jwt = api
         .put(format!("{base_b}/api/v1/orgs/acme/jwt-credentials"))
         .bearer_auth(&api_key)
@@ -190,6 +210,50 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         .await
         .unwrap();
     assert_eq!(jwt.status(), StatusCode::NO_CONTENT);
+    let minted: Value = api
+        .get(format!(
+            "{base_b}/api/v1/orgs/acme/users/bob@acme.example/token"
+        ))
+        .bearer_auth(&api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(minted["auth_type"], "jwt", "{minted}");
+    let minted_jwt = minted["access_token"].as_str().unwrap().to_string();
+    let s2s = api
+        .put(format!("{base_b}/api/v1/orgs/acme/s2s-credentials"))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({ "email": "ops@acme.example", "account_id": "acct-9", "client_id": "s2s-id", "client_secret": "s2s-very-secret" }))
+        .send().await.unwrap();
+    assert_eq!(s2s.status(), StatusCode::NO_CONTENT);
+
+    // Error paths too: a wrong key secret, and a sign-in link used in a browser.
+    let wrong_secret = "WrongSecretThatMustNeverBeLoggedXXXXXXXXXXXXX";
+    let key_id = api_key.splitn(3, '_').nth(1).unwrap();
+    let refused = api
+        .get(format!("{base_b}/api/v1/orgs/acme/connections"))
+        .bearer_auth(format!("tb_{key_id}_{wrong_secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let link: Value = api
+        .post(format!("{base_b}/api/v1/orgs/acme/admin-links"))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({ "email": "admin@acme.example" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link_url = link["url"].as_str().unwrap().to_string();
+    let signed_in = crate::helpers::submit_link_page(&crate::helpers::browser(), &link_url).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let link_token = link_url.rsplit('/').next().unwrap().to_string();
 
     // Collect every secret that crossed the processes.
     let keyring = Keyring::parse(&master).unwrap();
@@ -213,9 +277,23 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
     // contain `_`, so split off the first two parts, not the last one.
     let api_secret = api_key.splitn(3, '_').nth(2).unwrap().to_string();
     assert!(api_secret.len() >= 40, "{api_secret}");
+    let s2s_row = store.s2s(&org.id).await.unwrap().unwrap();
+    let s2s_access = keyring
+        .open_string(
+            Aad::new(SealedColumn::S2S_ACCESS_TOKEN, &s2s_row.id),
+            s2s_row.access_token.as_deref().unwrap(),
+        )
+        .unwrap();
     let secrets = [
         access,
         refresh,
+        first_access,
+        first_refresh,
+        verifier,
+        s2s_access,
+        link_token,
+        wrong_secret.to_string(),
+        minted_jwt,
         code,
         state,
         connect_token,
@@ -230,9 +308,17 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
     assert!(a.terminate().success());
     assert!(b.terminate().success());
     let logs = format!("{}\n{}", a.output(), b.output());
+    // Both processes logged at debug level ("request finished" is a debug
+    // line), so every line that could carry a secret was written.
+    for (name, log) in [("a", a.output()), ("b", b.output())] {
+        assert!(
+            log.contains("request finished"),
+            "replica {name} wrote no debug lines: {log}"
+        );
+    }
     assert!(
-        logs.contains("token refreshed") || logs.contains("zoom"),
-        "debug logs were captured: {logs}"
+        logs.contains("token refreshed"),
+        "the refresh was logged: {logs}"
     );
     for secret in &secrets {
         assert!(
