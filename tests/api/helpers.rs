@@ -267,7 +267,18 @@ impl TestApp {
         if let Some(stop) = self.sandbox_stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // Await the listener's close: a connection attempt is refused.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(self.sandbox_addr)
+            .await
+            .is_ok()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sandbox kept listening"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Brings the sandbox back on the same port, its memory intact.

@@ -145,10 +145,21 @@ async fn invalid_grant_after_a_concurrent_rotation_counts_as_success() {
                 .unwrap()
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Await our refresh taking the lease (it then waits on Zoom's slow answer).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let row = loop {
+        let row = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
+        if row.lease_owner.is_some() {
+            break row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "our refresh never took the lease"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     // "Another replica" takes the lease over (as if ours had run out),
     // refreshes and commits while our call is in flight.
-    let row = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
     let ours = row
         .lease_owner
         .clone()
