@@ -82,3 +82,23 @@ async fn api_keys_have_a_prefix_and_256_bit_secret_and_only_a_hash_is_stored() {
         tokenbroker::crypto::sha256_hex(secret.as_bytes())
     );
 }
+
+/// A revoked key answers 401 at once in the process that revoked it.
+#[tokio::test]
+async fn a_revoked_key_is_refused() {
+    let app = crate::helpers::spawn_app().await;
+    assert_eq!(
+        app.get("/api/v1/orgs/acme/connections").await.status(),
+        reqwest::StatusCode::OK
+    );
+    let id = app.api_key.split('_').nth(1).unwrap().to_string();
+    let actor = tokenbroker::domain::Actor::Cli;
+    tokenbroker::service::api_keys::revoke(&app.app.store, Some(&app.app), &id, &actor, 0)
+        .await
+        .unwrap();
+    let refused = app.get("/api/v1/orgs/acme/connections").await;
+    assert_eq!(
+        crate::helpers::error_code(refused, reqwest::StatusCode::UNAUTHORIZED).await,
+        "unauthorized"
+    );
+}

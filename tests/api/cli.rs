@@ -101,6 +101,64 @@ async fn orgs_and_api_keys_from_the_command_line() {
     assert!(stderr(&missing).contains("does not exist"));
     let gen = run(dir.path(), &["gen-key"], &[]);
     assert!(Keyring::parse(stdout(&gen).trim()).is_ok());
+
+    // List shows ids, orgs and labels, never a secret; revoke makes a key useless.
+    let labelled = run(
+        dir.path(),
+        &[
+            "api-key",
+            "create",
+            "--org",
+            "acme",
+            "--label",
+            "billing app",
+        ],
+        &vars,
+    );
+    let labelled_key = stdout(&labelled).lines().last().unwrap().to_string();
+    let id = labelled_key.split('_').nth(1).unwrap().to_string();
+    let listed = run(dir.path(), &["api-key", "list"], &vars);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listing = stdout(&listed);
+    assert!(
+        listing.contains(&id) && listing.contains("billing app"),
+        "{listing}"
+    );
+    for key in [&last, &labelled_key] {
+        let secret = key.splitn(3, '_').nth(2).unwrap();
+        assert!(!listing.contains(secret), "a secret was listed");
+    }
+    let only_acme = stdout(&run(
+        dir.path(),
+        &["api-key", "list", "--org", "acme"],
+        &vars,
+    ));
+    assert_eq!(
+        only_acme.lines().count(),
+        3,
+        "a header and acme's two keys: {only_acme}"
+    );
+    let revoked = run(dir.path(), &["api-key", "revoke", &id], &vars);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let store = store::connect(&db).await.unwrap();
+    assert!(store
+        .api_key(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    let unknown = run(
+        dir.path(),
+        &["api-key", "revoke", "0000000000000000"],
+        &vars,
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("not found"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[tokio::test]
