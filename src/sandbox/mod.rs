@@ -71,6 +71,12 @@ impl Sandbox {
         self.world().faults.push(fault);
     }
 
+    /// Injected faults not yet used up: a test whose fault never fired did
+    /// not test what it meant to.
+    pub fn pending_faults(&self) -> usize {
+        self.world().faults.len()
+    }
+
     pub fn set_webhook(&self, url: &str, secret_token: &str) {
         self.world().webhook = Some((url.to_string(), secret_token.to_string()));
     }

@@ -38,6 +38,20 @@ pub struct TestApp {
     vars: HashMap<String, String>,
 }
 
+impl Drop for TestApp {
+    /// Every injected fault must have fired: one that did not means the test
+    /// never reached the path it was written for.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let pending = self.sandbox.pending_faults();
+            assert_eq!(
+                pending, 0,
+                "{pending} injected sandbox fault(s) never fired"
+            );
+        }
+    }
+}
+
 /// Another broker process-in-a-task on the same database and public URL.
 pub struct SecondServer {
     pub base: String,
