@@ -240,6 +240,11 @@ pub fn location(response: &Response) -> String {
 }
 
 impl TestApp {
+    /// The database this app runs on, for commands run beside it.
+    pub fn database_url(&self) -> String {
+        self.vars["DATABASE_URL"].clone()
+    }
+
     /// Starts a second broker on the same database, under the same public URL
     /// (as a replica behind one load balancer would be), with `overrides`.
     pub async fn second_server(&self, overrides: &[(&str, &str)]) -> SecondServer {
