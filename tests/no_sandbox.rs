@@ -127,5 +127,5 @@ async fn serve_and_the_admin_commands_work_without_the_sandbox() {
     server.kill().unwrap();
     server.wait().unwrap();
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, "[]");
+    assert_eq!(body, r#"{"connections":[]}"#);
 }
