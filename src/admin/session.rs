@@ -78,20 +78,19 @@ pub async fn login(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let form_cookie = form_guard::cookie_name(FORM_KIND, &token);
-    let checked = form_guard::verify(
+    let explain = (
+        "Please sign in from the sign-in page",
+        "Admin sign-in links work only through their own page in this browser. Open the link again and click Sign in.",
+    );
+    if let Some(page) = form_guard::refusal_page(
         &cookies,
         &headers,
         &form_cookie,
         &form.form_token,
         &app.config.public_url,
-    );
-    if let Err(why) = checked {
-        tracing::warn!(?why, "admin sign-in refused");
-        return start_again(
-            StatusCode::FORBIDDEN,
-            "Please sign in from the sign-in page",
-            "Admin sign-in links work only through their own page in this browser. Open the link again and click Sign in.",
-        );
+        explain,
+    ) {
+        return page;
     }
     let signed_in = match admin::sign_in(&app, &token).await {
         Ok(Claim::Claimed(signed_in)) => signed_in,

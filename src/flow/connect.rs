@@ -77,20 +77,19 @@ pub async fn confirm(
     Form(form): Form<Confirm>,
 ) -> Response {
     let form_cookie = form_guard::cookie_name(FORM_KIND, &token);
-    let checked = form_guard::verify(
+    let explain = (
+        "Please confirm on the connect page",
+        "The authorization can only be started from its own page in this browser. Open the link from your CRM again and click Continue.",
+    );
+    if let Some(page) = form_guard::refusal_page(
         &cookies,
         &headers,
         &form_cookie,
         &form.form_token,
         &app.config.public_url,
-    );
-    if let Err(why) = checked {
-        tracing::warn!(?why, "connect confirmation refused");
-        return start_again(
-            StatusCode::FORBIDDEN,
-            "Please confirm on the connect page",
-            "The authorization can only be started from its own page in this browser. Open the link from your CRM again and click Continue.",
-        );
+        explain,
+    ) {
+        return page;
     }
     let to_zoom = match connect::begin(&app, &token).await {
         Ok(Claim::Claimed(to_zoom)) => to_zoom,

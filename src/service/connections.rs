@@ -8,10 +8,6 @@ use crate::zoom::ClientAuth;
 
 use super::{ServiceError, ServiceResult};
 
-pub async fn list(app: &AppState, org: &Org) -> ServiceResult<Vec<Connection>> {
-    Ok(app.store.list_connections(&org.id).await?)
-}
-
 pub async fn get(app: &AppState, org: &Org, id: &str) -> ServiceResult<Connection> {
     app.store
         .connection(&org.id, id)

@@ -67,3 +67,21 @@ pub fn verify(
         _ => Err(Refusal::NoToken),
     }
 }
+
+/// `verify`; on refusal, the readable 403 page that explains where to click instead.
+pub fn refusal_page(
+    cookies: &Cookies,
+    headers: &HeaderMap,
+    name: &str,
+    presented: &str,
+    public_url: &url::Url,
+    (title, why): (&str, &str),
+) -> Option<axum::response::Response> {
+    let refusal = verify(cookies, headers, name, presented, public_url).err()?;
+    tracing::warn!(?refusal, form = name, "form submission refused");
+    Some(super::pages::start_again(
+        axum::http::StatusCode::FORBIDDEN,
+        title,
+        why,
+    ))
+}
