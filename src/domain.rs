@@ -278,6 +278,7 @@ string_enum!(
         ApiKeyCreated => "api_key.created",
         ApiKeyRevoked => "api_key.revoked",
         AuthorizationAccountMismatch => "authorization.account_mismatch",
+        AuthorizationMissingScopes => "authorization.missing_scopes",
         AuthorizationCancelled => "authorization.cancelled",
         AuthorizationEmailMismatch => "authorization.email_mismatch",
         AuthorizationFailed => "authorization.failed",

@@ -128,6 +128,7 @@ pub async fn authorize(
         email: admin.0.email.clone(),
         app_type,
         return_to: Some(return_to),
+        products: Vec::new(),
     };
     let session = connect::create_session(&app, admin.org(), new, &admin.actor()).await?;
     Ok(Json(AuthorizeLink { url: session.url }))

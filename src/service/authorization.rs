@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::crypto::{sha256_hex, Aad, SealedColumn};
 use crate::domain::{Actor, AppType, AuditAction, AuditOutcome, ConnectionStatus, Email};
 use crate::store::{Connection, PendingAuthorization};
+use crate::zoom::scopes::missing_scopes;
 use crate::zoom::{ClientAuth, TokenSet, UpstreamError, ZoomUser};
 
 use super::{Claim, ServiceResult};
@@ -35,6 +36,10 @@ pub enum Outcome {
     NotAdmin {
         role: String,
     },
+    /// The grant lacks scopes from `ZOOM_REQUIRED_SCOPES`.
+    MissingScopes {
+        missing: Vec<String>,
+    },
     ZoomError(String),
     ZoomUnavailable(String),
     Internal(String),
@@ -49,6 +54,7 @@ impl Outcome {
             Self::EmailMismatch { .. } => "email_mismatch",
             Self::NotAdmin { .. } => "not_admin",
             Self::AccountMismatch => "account_mismatch",
+            Self::MissingScopes { .. } => "missing_scopes",
             Self::ZoomError(_) | Self::ZoomUnavailable(_) | Self::Internal(_) => "error",
         }
     }
@@ -156,6 +162,14 @@ async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnsw
             };
         }
     }
+    let missing = missing_scopes(
+        &app.config.zoom_required_scopes,
+        tokens.scope.as_deref().unwrap_or_default(),
+    );
+    if !missing.is_empty() {
+        refused.revoke_unless_in_use(app).await;
+        return Outcome::MissingScopes { missing };
+    }
     if pending.app_type == AppType::Account && !user.is_account_admin() {
         refused.revoke_unless_in_use(app).await;
         return Outcome::NotAdmin {
@@ -253,6 +267,14 @@ async fn audit(app: &AppState, p: &PendingAuthorization, outcome: &Outcome) {
             A::AuthorizationAccountMismatch,
             O::Refused,
             "an account-level grant from another Zoom account than the org's was refused".into(),
+        ),
+        Outcome::MissingScopes { missing } => (
+            A::AuthorizationMissingScopes,
+            O::Refused,
+            format!(
+                "Zoom did not grant the required scopes: {}",
+                missing.join(" ")
+            ),
         ),
         Outcome::NotAdmin { role } => (
             A::AuthorizationNotAdmin,

@@ -104,6 +104,7 @@ where
             .bind(&s.created_by)
             .bind(s.expires_at)
             .bind(s.created_at)
+            .bind(&s.products)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -37,6 +37,9 @@ pub struct ConnectSession {
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
     pub created_at: i64,
+    /// Products the CRM preselected (`ZOOM_PRODUCTS` names), space-joined;
+    /// `None` when it chose none.
+    pub products: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -25,9 +25,9 @@ pub const REVOKE_API_KEY: &str = "
 pub const INSERT_CONNECT_SESSION: &str = "
     INSERT INTO connect_sessions (
         id, org_id, token_hash, email, app_type, return_to, created_by,
-        expires_at, consumed_at, created_at
+        expires_at, consumed_at, created_at, products
     )
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)";
 
 pub const INSERT_PENDING_AUTHORIZATION: &str = "
     INSERT INTO pending_authorizations (

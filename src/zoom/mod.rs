@@ -4,6 +4,7 @@
 //! has a timeout. Redirects are never followed (an SSRF guard for the token
 //! exchange). Tokens are never put in a span or log line.
 
+pub mod scopes;
 mod types;
 
 use std::time::{Duration, Instant};

@@ -20,6 +20,7 @@ mod paging;
 mod paging_plans;
 mod pg_cluster;
 mod process;
+mod products;
 mod refresh;
 mod refresh_durability;
 mod refresh_failures;

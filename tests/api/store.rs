@@ -28,6 +28,7 @@ fn session(org_id: &str, hash: &str, expires_at: i64) -> ConnectSession {
         expires_at,
         consumed_at: None,
         created_at: 0,
+        products: Some("meetings webinar".into()),
     }
 }
 
