@@ -13,8 +13,10 @@ use crate::crypto::Keyring;
 use crate::domain::AppType;
 use crate::zoom::scopes::{parse_scope_list, Products};
 
+mod events;
 mod refresh_policy;
 mod timing;
+pub use events::EventsConfig;
 pub use refresh_policy::RefreshPolicy;
 pub use timing::Timing;
 
@@ -79,6 +81,8 @@ pub struct Config {
     pub timing: Timing,
     /// What the background refresher refreshes, and how fast.
     pub refresh_policy: RefreshPolicy,
+    /// Events to the CRM: destination, secret, retries.
+    pub events: EventsConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -267,6 +271,7 @@ impl Config {
             .max(1) as usize,
             timing,
             refresh_policy: RefreshPolicy::from_lookup(var)?,
+            events: EventsConfig::from_lookup(var)?,
         })
     }
 

@@ -307,6 +307,22 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What an event to the CRM reports (issue 12, Standard Webhooks v1).
+    EventType {
+        ConnectionCreated => "connection.created",
+        ConnectionReauthorized => "connection.reauthorized",
+        ConnectionNeedsReauth => "connection.needs_reauth",
+        ConnectionRevoked => "connection.revoked",
+        ConnectionDeleted => "connection.deleted",
+    }
+);
+
+string_enum!(
+    /// Where an event's delivery stands: `failed` once retries gave up.
+    DeliveryStatus { Pending => "pending", Delivered => "delivered", Failed => "failed" }
+);
+
 /// Who did something, as the audit log names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {

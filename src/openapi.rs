@@ -42,6 +42,7 @@ use crate::{api, ops};
         (name = "connections", description = "Stored grants; never tokens."),
         (name = "credentials", description = "Write-only S2S and legacy JWT credentials."),
         (name = "audit", description = "The security audit log."),
+        (name = "events", description = "Events to the CRM (Standard Webhooks v1): replay and polling."),
         (name = "admin", description = "Admin console links and the migration report."),
         (name = "operations", description = "Health, readiness, metrics, this document."),
     )

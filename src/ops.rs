@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use std::time::Duration;
 
 use crate::app::AppState;
+use crate::domain::DeliveryStatus;
 use crate::error::DATABASE_RETRY_AFTER_SECS;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -111,7 +112,8 @@ async fn readyz(State(app): State<AppState>) -> Response {
 /// Prometheus metrics
 ///
 /// Requests by route and status, latency histograms, Zoom calls by endpoint
-/// and outcome, refreshes by outcome.
+/// and outcome, refreshes by outcome, event deliveries by outcome and
+/// undelivered events by status.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -122,6 +124,16 @@ async fn readyz(State(app): State<AppState>) -> Response {
         content_type = "text/plain"))
 )]
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    // Best effort: a database outage must not take the metrics down.
+    if let Ok(backlog) = app.store.event_backlog().await {
+        for status in [DeliveryStatus::Pending, DeliveryStatus::Failed] {
+            let count = backlog
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |c| c.1);
+            app.metrics.event_backlog(status.as_str(), count);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -12,6 +12,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tracing::Instrument;
@@ -62,6 +63,16 @@ struct EndpointLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefreshLabels {
     kind: String,
     outcome: String,
@@ -76,6 +87,8 @@ pub struct Metrics {
     upstream: Family<UpstreamLabels, Counter>,
     upstream_latency: Family<EndpointLabels, Histogram>,
     refreshes: Family<RefreshLabels, Counter>,
+    event_deliveries: Family<OutcomeLabels, Counter>,
+    event_backlog: Family<StatusLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -119,6 +132,18 @@ impl Default for Metrics {
             "Upstream token refreshes by kind and outcome",
             refreshes.clone(),
         );
+        let event_deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "event_deliveries",
+            "Attempts to deliver events to the CRM by outcome: delivered, retried, failed",
+            event_deliveries.clone(),
+        );
+        let event_backlog = Family::<StatusLabels, Gauge>::default();
+        registry.register(
+            "events",
+            "Events to the CRM not delivered, by status: pending, failed",
+            event_backlog.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
@@ -126,6 +151,8 @@ impl Default for Metrics {
             upstream,
             upstream_latency,
             refreshes,
+            event_deliveries,
+            event_backlog,
         }
     }
 }
@@ -152,6 +179,23 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    pub fn event_delivery(&self, outcome: &str) {
+        self.event_deliveries
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Sets the gauge of undelivered events (read from the database at scrape time).
+    pub fn event_backlog(&self, status: &str, count: i64) {
+        self.event_backlog
+            .get_or_create(&StatusLabels {
+                status: status.into(),
+            })
+            .set(count);
     }
 
     pub fn encode(&self) -> String {

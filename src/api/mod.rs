@@ -10,6 +10,7 @@ mod auth;
 mod connect_sessions;
 mod connections;
 mod credentials;
+mod events;
 mod migration_report;
 mod responses;
 mod tokens;
@@ -33,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::put_jwt, credentials::delete_jwt))
         .routes(routes!(credentials::put_s2s, credentials::delete_s2s))
         .routes(routes!(audit::list))
+        .routes(routes!(events::list))
         .routes(routes!(admin_links::create))
         .routes(routes!(migration_report::report))
 }

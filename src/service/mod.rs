@@ -14,6 +14,7 @@ pub mod authorization;
 pub mod connect;
 pub mod connections;
 pub mod credentials;
+pub mod events;
 pub mod keys;
 pub mod orgs;
 pub mod paging;

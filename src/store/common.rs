@@ -8,9 +8,11 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::backend::{Backend, SqlStore};
 use super::one_time::claim_once;
 use super::paging::{connection_page_sql, Bind, ConnectionPageQuery, PagedConnection};
-use super::{map_unique, records::*, sql, PlanOf, SealedColumn, Store, StoreResult, TokenSlot};
+use super::{
+    map_unique, outbox, records::*, sql, PlanOf, SealedColumn, Store, StoreResult, TokenSlot,
+};
 use super::{ConnectionUse, LeaseEnd, LeaseGrant, RefreshCandidate, RefreshKind, RefreshPage};
-use crate::domain::{AppType, ConnectionStatus};
+use crate::domain::{AppType, ConnectionStatus, EventType};
 
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
@@ -167,6 +169,14 @@ where
     }
 
     async fn upsert_connection(&self, c: &Connection) -> StoreResult<bool> {
+        // The event (created or reauthorized) commits with the row, or not at all.
+        let mut tx = self.pool.begin().await?;
+        let existed: Option<String> = sqlx::query_scalar(outbox::CONNECTION_BY_SUBJECT_ID)
+            .bind(&c.org_id)
+            .bind(c.app_type)
+            .bind(&c.subject)
+            .fetch_optional(&mut *tx)
+            .await?;
         let done = sqlx::query(sql::UPSERT_CONNECTION)
             .bind(&c.id)
             .bind(&c.org_id)
@@ -181,9 +191,23 @@ where
             .bind(&c.refresh_token)
             .bind(c.access_expires_at)
             .bind(c.updated_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(DB::rows_affected(&done) == 1)
+        let written = DB::rows_affected(&done) == 1;
+        if written {
+            let kind = match existed {
+                Some(_) => EventType::ConnectionReauthorized,
+                None => EventType::ConnectionCreated,
+            };
+            let row = Connection {
+                status: ConnectionStatus::Active,
+                status_reason: None,
+                ..c.clone()
+            };
+            Self::emit(&mut tx, kind, &row, None, c.updated_at).await?;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     async fn list_connections(&self, org_id: &str) -> StoreResult<Vec<Connection>> {
@@ -266,8 +290,15 @@ where
     }
 
     async fn delete_connection(&self, org_id: &str, id: &str) -> StoreResult<bool> {
-        let query = sqlx::query(sql::DELETE_CONNECTION).bind(org_id).bind(id);
-        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+        let mut tx = self.pool.begin().await?;
+        let query = sqlx::query_as(sql::DELETE_CONNECTION).bind(org_id).bind(id);
+        let deleted: Option<Connection> = query.fetch_optional(&mut *tx).await?;
+        if let Some(row) = &deleted {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            Self::emit(&mut tx, EventType::ConnectionDeleted, row, None, now).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted.is_some())
     }
 
     async fn mark_needs_reauth(
@@ -277,12 +308,19 @@ where
         reason: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let query = sqlx::query(sql::MARK_NEEDS_REAUTH)
+        let mut tx = self.pool.begin().await?;
+        let query = sqlx::query_as(sql::MARK_NEEDS_REAUTH)
             .bind(id)
             .bind(version)
             .bind(reason)
             .bind(now);
-        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+        let marked: Option<Connection> = query.fetch_optional(&mut *tx).await?;
+        if let Some(row) = &marked {
+            let kind = EventType::ConnectionNeedsReauth;
+            Self::emit(&mut tx, kind, row, Some(reason), now).await?;
+        }
+        tx.commit().await?;
+        Ok(marked.is_some())
     }
 
     async fn deauthorize_connections(&self, d: &Deauthorize) -> StoreResult<Vec<Connection>> {
@@ -294,7 +332,14 @@ where
             .bind(i64::from(d.user_connections))
             .bind(d.account_connections.code())
             .bind(d.deauthorized_at);
-        Ok(query.fetch_all(&self.pool).await?)
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<Connection> = query.fetch_all(&mut *tx).await?;
+        for row in &rows {
+            let kind = EventType::ConnectionRevoked;
+            Self::emit(&mut tx, kind, row, Some(&d.reason), d.now).await?;
+        }
+        tx.commit().await?;
+        Ok(rows)
     }
 
     async fn active_grant_exists(&self, app_type: AppType, subject: &str) -> StoreResult<bool> {

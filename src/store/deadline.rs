@@ -27,7 +27,11 @@ impl<S: Store> Deadline<S> {
         Self { inner, limit }
     }
 
-    async fn within<T>(
+    pub(super) fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    pub(super) async fn within<T>(
         &self,
         call: &'static str,
         work: impl Future<Output = StoreResult<T>>,

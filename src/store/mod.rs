@@ -26,6 +26,7 @@ mod common;
 mod deadline;
 pub mod lease;
 mod one_time;
+pub mod outbox;
 pub mod paging;
 pub mod postgres;
 pub mod records;
@@ -46,6 +47,7 @@ use async_trait::async_trait;
 
 pub use deadline::Deadline;
 pub use lease::{LeaseEnd, LeaseGrant};
+pub use outbox::{Outbox, OutboxEvent, Settle};
 pub use usage::{ConnectionUse, RefreshCandidate, RefreshKind, RefreshPage};
 
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +109,7 @@ pub use crate::crypto::SealedColumn;
 pub const SEALED_COLUMNS: &[SealedColumn] = SealedColumn::ALL;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Outbox + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
 

@@ -107,13 +107,15 @@ pub const ACCOUNT_CONNECTION: &str = "
     ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, updated_at DESC
     LIMIT 1";
 
-pub const DELETE_CONNECTION: &str = "DELETE FROM connections WHERE org_id = $1 AND id = $2";
+pub const DELETE_CONNECTION: &str =
+    "DELETE FROM connections WHERE org_id = $1 AND id = $2 RETURNING *";
 
 pub const MARK_NEEDS_REAUTH: &str = "
     UPDATE connections
     SET status = 'needs_reauth', status_reason = $3, version = version + 1,
         lease_owner = NULL, lease_until = NULL, updated_at = $4
-    WHERE id = $1 AND version = $2";
+    WHERE id = $1 AND version = $2
+    RETURNING *";
 
 /// `$1` is the Zoom user id (empty when Zoom names only the account), `$2`
 /// the account id. An account grant goes with its account's removal.
