@@ -11,6 +11,7 @@ mod connect_sessions;
 mod connections;
 mod credentials;
 mod migration_report;
+mod oauth_app;
 mod responses;
 mod tokens;
 
@@ -35,4 +36,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(admin_links::create))
         .routes(routes!(migration_report::report))
+        .routes(routes!(oauth_app::put, oauth_app::get, oauth_app::delete))
 }

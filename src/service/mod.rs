@@ -15,6 +15,7 @@ pub mod connect;
 pub mod connections;
 pub mod credentials;
 pub mod keys;
+pub mod oauth_app;
 pub mod orgs;
 pub mod paging;
 pub mod report;

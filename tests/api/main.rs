@@ -14,6 +14,7 @@ mod db_outage;
 mod helpers;
 mod isolation;
 mod leases;
+mod oauth_app;
 mod openapi;
 mod ops;
 mod paging;
