@@ -293,6 +293,8 @@ string_enum!(
         JwtCredentialsRemoved => "jwt_credentials.removed",
         S2sCredentialsSet => "s2s_credentials.set",
         S2sCredentialsRemoved => "s2s_credentials.removed",
+        OauthAppSet => "oauth_app.set",
+        OauthAppRemoved => "oauth_app.removed",
     }
 );
 

@@ -12,6 +12,7 @@ mod connections;
 mod credentials;
 mod events;
 mod migration_report;
+mod oauth_app;
 mod responses;
 mod tokens;
 
@@ -37,4 +38,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(admin_links::create))
         .routes(routes!(migration_report::report))
+        .routes(routes!(oauth_app::put, oauth_app::get, oauth_app::delete))
 }

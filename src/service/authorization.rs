@@ -107,16 +107,18 @@ async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnsw
     let Some(code) = answer.code.filter(|c| !c.is_empty()) else {
         return Outcome::ZoomError("Zoom did not send an authorization code".into());
     };
-    let Some((client_id, client_secret)) = app.config.zoom_app(pending.app_type) else {
-        return Outcome::Internal(format!(
-            "no Zoom app is configured for {}",
-            pending.app_type
-        ));
+    // The app this authorization began with, even if the org changed its app since.
+    let zoom_app = match crate::tokens::apps::for_grant(
+        app,
+        pending.oauth_app_id.as_deref(),
+        pending.app_type,
+    )
+    .await
+    {
+        Ok(zoom_app) => zoom_app,
+        Err(err) => return Outcome::Internal(err),
     };
-    let auth = ClientAuth {
-        client_id,
-        client_secret,
-    };
+    let auth = zoom_app.auth();
     let verifier = match app.keyring.open_string(
         Aad::new(SealedColumn::PKCE_VERIFIER, &pending.id),
         &pending.pkce_verifier,
@@ -355,6 +357,7 @@ async fn store_connection(
             created_at: now,
             updated_at: now,
             authorized_at: Some(now),
+            oauth_app_id: p.oauth_app_id.clone(),
         };
         if app
             .store

@@ -37,7 +37,10 @@ pub async fn create_session(
     new: NewConnectSession,
     actor: &Actor,
 ) -> ServiceResult<IssuedSession> {
-    if app.config.zoom_app(new.app_type).is_none() {
+    if crate::tokens::apps::for_new_session(app, &org.id, new.app_type)
+        .await?
+        .is_none()
+    {
         return Err(ServiceError::invalid(
             "app_type_unavailable",
             format!(
@@ -109,12 +112,17 @@ pub async fn begin(
         Ok(session) => session,
         Err(problem) => return Ok(problem),
     };
-    let (client_id, _) = app.config.zoom_app(session.app_type).ok_or_else(|| {
-        ServiceError::internal(format!(
-            "no Zoom app is configured for {}",
-            session.app_type
-        ))
-    })?;
+    // The org's own app when it has one for this kind, else the deployment's;
+    // the pending authorization remembers which, for the callback.
+    let zoom_app = crate::tokens::apps::for_new_session(app, &session.org_id, session.app_type)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::internal(format!(
+                "no Zoom app is configured for {}",
+                session.app_type
+            ))
+        })?
+        .map_err(ServiceError::internal)?;
     let state = random_token();
     let state_hash = sha256_hex(state.as_bytes());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -134,12 +142,13 @@ pub async fn begin(
         expires_at: now + PENDING_TTL_SECS,
         used_at: None,
         created_at: now,
+        oauth_app_id: zoom_app.oauth_app_id.clone(),
     };
     app.store.insert_pending_authorization(&pending).await?;
     let authorize_url = app
         .zoom
         .authorize_url(
-            client_id,
+            &zoom_app.client_id,
             &app.config.redirect_uri(),
             &state,
             challenge,

@@ -16,6 +16,7 @@ pub mod connections;
 pub mod credentials;
 pub mod events;
 pub mod keys;
+pub mod oauth_app;
 pub mod orgs;
 pub mod paging;
 pub mod report;

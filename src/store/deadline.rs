@@ -110,6 +110,11 @@ forward! {
     fn put_jwt(creds: &JwtCredentials) -> ();
     fn jwt(org_id: &str) -> Option<JwtCredentials>;
     fn delete_jwt(org_id: &str) -> bool;
+    fn put_org_oauth_app(app: &OrgOauthApp) -> ();
+    fn org_oauth_app(org_id: &str) -> Option<OrgOauthApp>;
+    fn org_oauth_app_by_id(id: &str) -> Option<OrgOauthApp>;
+    fn org_oauth_app_in_use(id: &str) -> i64;
+    fn delete_org_oauth_app_if_unused(org_id: &str) -> bool;
     fn insert_admin_link(link: &AdminLink) -> ();
     fn admin_link(token_hash: &str) -> Option<AdminLink>;
     fn consume_admin_link(token_hash: &str, now: i64) -> Consumed<AdminLink>;

@@ -234,6 +234,16 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn jwt(&self, org_id: &str) -> StoreResult<Option<JwtCredentials>>;
     async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool>;
 
+    /// Inserts or replaces the org's own Zoom OAuth app (one per org).
+    async fn put_org_oauth_app(&self, app: &OrgOauthApp) -> StoreResult<()>;
+    async fn org_oauth_app(&self, org_id: &str) -> StoreResult<Option<OrgOauthApp>>;
+    async fn org_oauth_app_by_id(&self, id: &str) -> StoreResult<Option<OrgOauthApp>>;
+    /// How many active connections were made with the app.
+    async fn org_oauth_app_in_use(&self, id: &str) -> StoreResult<i64>;
+    /// Deletes the org's app unless an active connection uses it; false when
+    /// nothing was deleted (no app, or in use).
+    async fn delete_org_oauth_app_if_unused(&self, org_id: &str) -> StoreResult<bool>;
+
     async fn insert_admin_link(&self, link: &AdminLink) -> StoreResult<()>;
     /// Reads a link without using it up.
     async fn admin_link(&self, token_hash: &str) -> StoreResult<Option<AdminLink>>;

@@ -56,6 +56,8 @@ pub struct PendingAuthorization {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub created_at: i64,
+    /// The org's own Zoom app this authorization began with; `None`: the deployment's.
+    pub oauth_app_id: Option<String>,
 }
 
 /// What happened when a one-time record was claimed.
@@ -93,6 +95,8 @@ pub struct Connection {
     pub updated_at: i64,
     /// When the grant was last given (created or re-authorized).
     pub authorized_at: Option<i64>,
+    /// The org's own Zoom app it was made with; `None`: the deployment's app.
+    pub oauth_app_id: Option<String>,
 }
 
 /// Which connections a Zoom deauthorization reaches.
@@ -107,6 +111,8 @@ pub struct Deauthorize {
     pub deauthorized_at: i64,
     pub reason: String,
     pub now: i64,
+    /// Only connections made with this org app; `None`: the deployment's app.
+    pub oauth_app_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,4 +227,19 @@ pub struct AdminSession {
     pub expires_at: i64,
     pub created_at: i64,
     pub last_seen_at: Option<i64>,
+}
+
+/// An org's own Zoom OAuth app. `Debug` is derived: both secrets are sealed.
+#[derive(Debug, Clone, FromRow)]
+pub struct OrgOauthApp {
+    pub id: String,
+    pub org_id: String,
+    pub client_id: String,
+    /// Sealed.
+    pub client_secret: String,
+    pub app_type: AppType,
+    /// Sealed.
+    pub webhook_secret_token: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

@@ -5,6 +5,7 @@
 //! an in-process single-flight per connection, a lease row guard shared by
 //! every replica, and a compare-and-swap on the row's `version` when storing.
 
+pub mod apps;
 mod background;
 mod failure;
 mod jwt;

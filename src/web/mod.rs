@@ -6,6 +6,7 @@
 pub mod bodies;
 pub mod cookies;
 pub mod form_guard;
+pub mod oauth_app_body;
 pub mod pages;
 pub mod views;
 

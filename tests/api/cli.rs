@@ -275,6 +275,13 @@ async fn rotate_keys_reseals_every_column_beside_a_running_server() {
         )
         .await;
     assert_eq!(put.status(), reqwest::StatusCode::NO_CONTENT);
+    // An org's own Zoom app, with its sealed secret and webhook token.
+    let own = serde_json::json!({ "client_id": "own-id", "client_secret": "own-secret",
+        "app_type": "account", "webhook_secret_token": "own-hook" });
+    let put = app
+        .send_json(reqwest::Method::PUT, "/api/v1/orgs/acme/oauth-app", own)
+        .await;
+    assert_eq!(put.status(), reqwest::StatusCode::NO_CONTENT);
     // A pending authorization, with its sealed PKCE verifier.
     let url = app.connect_url("bob@acme.example", "user", None).await;
     crate::helpers::submit_link_page(&crate::helpers::browser(), &url).await;
@@ -299,6 +306,8 @@ async fn rotate_keys_reseals_every_column_beside_a_running_server() {
         ("s2s_credentials", "access_token"),
         ("jwt_credentials", "api_secret"),
         ("pending_authorizations", "pkce_verifier"),
+        ("org_oauth_apps", "client_secret"),
+        ("org_oauth_apps", "webhook_secret_token"),
     ];
     for (table, col) in expected {
         assert!(

@@ -15,6 +15,7 @@ mod events;
 mod helpers;
 mod isolation;
 mod leases;
+mod oauth_app;
 mod openapi;
 mod ops;
 mod paging;

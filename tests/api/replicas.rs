@@ -229,6 +229,17 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         .json(&serde_json::json!({ "email": "ops@acme.example", "account_id": "acct-9", "client_id": "s2s-id", "client_secret": "s2s-very-secret" }))
         .send().await.unwrap();
     assert_eq!(s2s.status(), StatusCode::NO_CONTENT);
+    let own_app = api
+        .put(format!("{base_b}/api/v1/orgs/acme/oauth-app"))
+        .bearer_auth(&api_key)
+        .json(
+            &serde_json::json!({ "client_id": "own-id", "client_secret": "own-app-very-secret",
+            "app_type": "account", "webhook_secret_token": "own-app-webhook-very-secret" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own_app.status(), StatusCode::NO_CONTENT);
 
     // Error paths too: a wrong key secret, and a sign-in link used in a browser.
     let wrong_secret = "WrongSecretThatMustNeverBeLoggedXXXXXXXXXXXXX";
@@ -291,6 +302,8 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         first_refresh,
         verifier,
         s2s_access,
+        "own-app-very-secret".to_string(),
+        "own-app-webhook-very-secret".to_string(),
         link_token,
         wrong_secret.to_string(),
         minted_jwt,

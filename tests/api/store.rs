@@ -45,6 +45,7 @@ fn pending(session: &ConnectSession, hash: &str, expires_at: i64) -> PendingAuth
         expires_at,
         used_at: None,
         created_at: 0,
+        oauth_app_id: None,
     }
 }
 
