@@ -55,6 +55,17 @@ async fn delivery_gives_up_after_the_window_and_the_event_shows_failed() {
     );
     assert!(metrics.contains(r#"tokenbroker_events{status="pending"} 0"#));
     assert!(metrics.contains(r#"tokenbroker_event_deliveries_total{outcome="failed"} 1"#));
+    // The console shows the org's failed events.
+    let (browser, _) = app.admin_browser("boss@acme.example").await;
+    let overview: serde_json::Value = browser
+        .get(format!("{}/admin/api/overview", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overview["failed_events"], 1, "{overview:#}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         receiver.got().len(),
@@ -174,6 +185,7 @@ async fn a_broker_killed_mid_delivery_sends_the_event_again_after_restart() {
         ("TOKENBROKER_EVENTS_POLL_MS", "50"),
         // A 1 s attempt limit makes the lease 3 s.
         ("TOKENBROKER_EVENTS_TIMEOUT_MS", "1000"),
+        ("RUST_LOG", "debug"),
     ];
     let mut a = Server::start(dir.path(), "a", free_port(), &vars).await;
     receiver.wait_for("the first try", |g| g.len() == 1).await;
@@ -192,4 +204,11 @@ async fn a_broker_killed_mid_delivery_sends_the_event_again_after_restart() {
         "the killed attempt was never recorded"
     );
     assert!(b.terminate().success(), "{}", b.output());
+    // Debug logs of both, and not a trace of the signing key.
+    let logs = format!("{}\n{}", a.output(), b.output());
+    assert!(logs.contains("event delivered"), "{logs}");
+    assert!(
+        !logs.contains(&SECRET["whsec_".len()..]),
+        "the secret was logged"
+    );
 }

@@ -150,10 +150,8 @@ async fn the_events_api_pages_and_is_scoped_to_the_keys_org() {
     let r = app.get_as(&other, "/api/v1/events?org=acme").await;
     assert_eq!(error_code(r, StatusCode::NOT_FOUND).await, "not_found");
 
-    // An all-orgs key names the org.
+    // An all-orgs key reads the org it names, or every org.
     let all = app.all_orgs_key().await;
-    let r = app.get_as(&all, "/api/v1/events").await;
-    assert_eq!(error_code(r, StatusCode::BAD_REQUEST).await, "org_required");
     let named: Value = app
         .get_as(&all, "/api/v1/events?org=acme")
         .await
@@ -161,6 +159,20 @@ async fn the_events_api_pages_and_is_scoped_to_the_keys_org() {
         .await
         .unwrap();
     assert_eq!(named["events"].as_array().unwrap().len(), 3);
+    let r = app.get_as(&all, "/api/v1/events?org=globex").await;
+    assert_eq!(r.json::<Value>().await.unwrap()["events"], json!([]));
+    let every: Value = app
+        .get_as(&all, "/api/v1/events?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        every["events"].as_array().unwrap()[..],
+        named["events"].as_array().unwrap()[..2]
+    );
+    let r = app.get_as(&all, "/api/v1/events?org=nope").await;
+    assert_eq!(error_code(r, StatusCode::NOT_FOUND).await, "not_found");
     let r = app
         .api
         .get(format!("{}/api/v1/events", app.base))
