@@ -167,9 +167,9 @@ const FAILED_COUNT: &str = "
     SELECT COUNT(*) FROM events WHERE org_id = $1 AND status = 'failed'";
 const ORG_SLUG: &str = "SELECT slug FROM orgs WHERE id = $1";
 
-/// Statements the connection-changing store methods run in their transaction.
-pub(super) const CONNECTION_BY_SUBJECT_ID: &str = "
-    SELECT id FROM connections WHERE org_id = $1 AND app_type = $2 AND subject = $3";
+/// Read in `upsert_connection`'s transaction, after its write.
+pub(super) const CONNECTION_VERSION: &str = "SELECT version FROM connections WHERE id = $1";
+
 fn pick<DB: Backend>(sql: &[&'static str; 2]) -> &'static str {
     if DB::LABEL == "postgres" {
         sql[0]
