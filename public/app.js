@@ -99,6 +99,16 @@ function renderCounts(counts) {
   for (const c of counts) add(c.status, STATUS_LABELS[c.status] || c.status, c.count);
 }
 
+// Events to the CRM whose delivery gave up after 24 h of retries.
+function renderFailedEvents(count) {
+  const note = $("failed-events");
+  note.hidden = !count;
+  note.textContent = count
+    ? count + (count === 1 ? " event" : " events") +
+      " to the CRM could not be delivered (see GET /api/v1/events)."
+    : "";
+}
+
 async function setFilter(status, emailPrefix) {
   view.status = status;
   view.emailPrefix = emailPrefix;
@@ -206,6 +216,7 @@ async function load() {
   $("redirect-url").value = o.redirect_url;
   renderMigration(o.migration);
   renderCounts(o.connection_counts);
+  renderFailedEvents(o.failed_events);
   // The overview carries the unfiltered first page; any other page is fetched.
   if (filtered() || view.index > 0) {
     await fetchPage();

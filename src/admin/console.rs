@@ -25,6 +25,8 @@ pub struct Overview {
     migration: MigrationStatus,
     /// Connections per status, every status present.
     connection_counts: Vec<StatusCount>,
+    /// Events to the CRM whose delivery gave up (issue 12).
+    failed_events: i64,
     /// The first page; `GET /admin/api/connections` serves the others.
     #[serde(flatten)]
     connections: ConnectionPageView,
@@ -78,6 +80,7 @@ pub async fn overview(State(app): State<AppState>, admin: Admin) -> ApiResult<Js
         .map(|(status, count)| StatusCount { status, count })
         .collect();
     let creds = credentials::summary(&app, org).await?;
+    let failed_events = crate::service::events::failed_count(&app, org).await?;
     Ok(Json(Overview {
         org: OrgView {
             slug: org.slug.clone(),
@@ -87,6 +90,7 @@ pub async fn overview(State(app): State<AppState>, admin: Admin) -> ApiResult<Js
         csrf_token: admin.0.csrf_token.clone(),
         migration: migration_status(&app, org).await?,
         connection_counts,
+        failed_events,
         connections,
         s2s: creds.s2s.map(|s| S2sView {
             email: s.email,

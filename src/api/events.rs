@@ -23,7 +23,7 @@ pub struct EventsQuery {
     /// Events per page.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<String>,
-    /// The org's slug. Required with an all-orgs key; an org key may omit it.
+    /// The org's slug. An org key may omit it; an all-orgs key without it reads every org.
     pub org: Option<String>,
 }
 
@@ -71,7 +71,8 @@ pub struct EventPageView {
 
 /// Replay or poll the events to the CRM
 ///
-/// The caller's org's events, oldest first, each with its delivery status.
+/// The caller's org's events, oldest first, each with its delivery status
+/// (an all-orgs key: the named org's, or every org's).
 /// Poll with the last id seen as `after`. Events are recorded even when no
 /// `TOKENBROKER_EVENTS_URL` is set, so polling works without a receiver.
 #[utoipa::path(
@@ -83,8 +84,7 @@ pub struct EventPageView {
     responses(
         (status = 200, description = "A page of events.", body = EventPageView),
         (status = 400, body = ErrorBody, description = "`invalid_limit`, `invalid_cursor` \
-            (`after` is not an event of this org), `org_required` (an all-orgs key without \
-            `org`) or `invalid_query`."),
+            (`after` is not an event visible here) or `invalid_query`."),
         (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
         Always,
     )
@@ -95,7 +95,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventPageView>> {
     let org = events::org_for(&app, caller.org_scope.as_deref(), q.org.as_deref()).await?;
-    let page = events::page(&app, &org, q.after.as_deref(), q.limit.as_deref()).await?;
+    let page = events::page(&app, org.as_ref(), q.after.as_deref(), q.limit.as_deref()).await?;
     Ok(Json(EventPageView {
         events: page.events.into_iter().map(Into::into).collect(),
         next: page.next,

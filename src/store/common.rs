@@ -170,14 +170,10 @@ where
     }
 
     async fn upsert_connection(&self, c: &Connection) -> StoreResult<bool> {
-        // The event (created or reauthorized) commits with the row, or not at all.
+        // The event (created or reauthorized) commits with the row, or not
+        // at all. The write comes first: a SQLite transaction that read
+        // first could not upgrade to writing past a concurrent writer.
         let mut tx = self.pool.begin().await?;
-        let existed: Option<String> = sqlx::query_scalar(outbox::CONNECTION_BY_SUBJECT_ID)
-            .bind(&c.org_id)
-            .bind(c.app_type)
-            .bind(&c.subject)
-            .fetch_optional(&mut *tx)
-            .await?;
         let done = sqlx::query(sql::UPSERT_CONNECTION)
             .bind(&c.id)
             .bind(&c.org_id)
@@ -197,9 +193,14 @@ where
             .await?;
         let written = DB::rows_affected(&done) == 1;
         if written {
-            let kind = match existed {
-                Some(_) => EventType::ConnectionReauthorized,
-                None => EventType::ConnectionCreated,
+            // An insert starts at version 0; a re-authorization increments it.
+            let version: i64 = sqlx::query_scalar(outbox::CONNECTION_VERSION)
+                .bind(&c.id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let kind = match version {
+                0 => EventType::ConnectionCreated,
+                _ => EventType::ConnectionReauthorized,
             };
             let row = Connection {
                 status: ConnectionStatus::Active,

@@ -64,12 +64,12 @@ pub trait Outbox: Send + Sync + 'static {
     ) -> StoreResult<Vec<OutboxEvent>>;
     /// Records an attempt's end; false when `owner` no longer holds the lease.
     async fn settle_event(&self, seq: i64, owner: &str, end: &Settle) -> StoreResult<bool>;
-    /// The position of event `id` of the org, for an `after` cursor.
-    async fn event_seq(&self, org_id: &str, id: &str) -> StoreResult<Option<i64>>;
-    /// The org's events after position `after_seq`, oldest first.
+    /// The position of event `id` of the org (`None`: of any org), for an `after` cursor.
+    async fn event_seq(&self, org_id: Option<&str>, id: &str) -> StoreResult<Option<i64>>;
+    /// The org's (`None`: every org's) events after position `after_seq`, oldest first.
     async fn list_events(
         &self,
-        org_id: &str,
+        org_id: Option<&str>,
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<OutboxEvent>>;
@@ -153,18 +153,23 @@ const FAILED: &str = "
     UPDATE events SET status = 'failed', attempts = attempts + 1, settled_at = $3,
         last_error = $4, lease_owner = NULL, lease_until_ms = NULL
     WHERE seq = $1 AND lease_owner = $2 AND status = 'pending'";
-const EVENT_SEQ: &str = "SELECT seq FROM events WHERE org_id = $1 AND id = $2";
-const LIST_EVENTS: &str = "
-    SELECT * FROM events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+const EVENT_SEQ: [&str; 2] = [
+    "SELECT seq FROM events WHERE org_id = $1 AND id = $2",
+    "SELECT seq FROM events WHERE id = $1",
+];
+const LIST_EVENTS: [&str; 2] = [
+    "SELECT * FROM events WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    "SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+];
 const EVENT_BACKLOG: &str = "
     SELECT status, COUNT(*) FROM events WHERE status IN ('pending', 'failed') GROUP BY status";
 const FAILED_COUNT: &str = "
     SELECT COUNT(*) FROM events WHERE org_id = $1 AND status = 'failed'";
 const ORG_SLUG: &str = "SELECT slug FROM orgs WHERE id = $1";
 
-/// Statements the connection-changing store methods run in their transaction.
-pub(super) const CONNECTION_BY_SUBJECT_ID: &str = "
-    SELECT id FROM connections WHERE org_id = $1 AND app_type = $2 AND subject = $3";
+/// Read in `upsert_connection`'s transaction, after its write.
+pub(super) const CONNECTION_VERSION: &str = "SELECT version FROM connections WHERE id = $1";
+
 fn pick<DB: Backend>(sql: &[&'static str; 2]) -> &'static str {
     if DB::LABEL == "postgres" {
         sql[0]
@@ -290,22 +295,29 @@ where
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
     }
 
-    async fn event_seq(&self, org_id: &str, id: &str) -> StoreResult<Option<i64>> {
-        let query = sqlx::query_scalar(EVENT_SEQ).bind(org_id).bind(id);
-        Ok(query.fetch_optional(&self.pool).await?)
+    async fn event_seq(&self, org_id: Option<&str>, id: &str) -> StoreResult<Option<i64>> {
+        let query = match org_id {
+            Some(org_id) => sqlx::query_scalar(EVENT_SEQ[0]).bind(org_id),
+            None => sqlx::query_scalar(EVENT_SEQ[1]),
+        };
+        Ok(query.bind(id).fetch_optional(&self.pool).await?)
     }
 
     async fn list_events(
         &self,
-        org_id: &str,
+        org_id: Option<&str>,
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<OutboxEvent>> {
-        let query = sqlx::query_as(LIST_EVENTS)
-            .bind(org_id)
+        let query = match org_id {
+            Some(org_id) => sqlx::query_as(LIST_EVENTS[0]).bind(org_id),
+            None => sqlx::query_as(LIST_EVENTS[1]),
+        };
+        Ok(query
             .bind(after_seq)
-            .bind(limit);
-        Ok(query.fetch_all(&self.pool).await?)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn event_backlog(&self) -> StoreResult<Vec<(DeliveryStatus, i64)>> {
@@ -333,13 +345,13 @@ impl<S: super::Store> Outbox for super::Deadline<S> {
         let work = self.inner().settle_event(seq, owner, end);
         self.within("settle_event", work).await
     }
-    async fn event_seq(&self, org_id: &str, id: &str) -> StoreResult<Option<i64>> {
+    async fn event_seq(&self, org_id: Option<&str>, id: &str) -> StoreResult<Option<i64>> {
         let work = self.inner().event_seq(org_id, id);
         self.within("event_seq", work).await
     }
     async fn list_events(
         &self,
-        org_id: &str,
+        org_id: Option<&str>,
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<OutboxEvent>> {

@@ -247,3 +247,41 @@ async fn a_used_sign_in_link_shows_a_readable_page_in_chromium() {
     shot(&c, "5-used-link").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_console_names_events_the_crm_never_received_in_chromium() {
+    // A receiver that refuses everything, and a 1 s retry window.
+    let refuse = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", refuse.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }),
+    );
+    tokio::spawn(async move { axum::serve(refuse, router).await });
+    let app = spawn_app_with(&[
+        ("TOKENBROKER_EVENTS_URL", &url),
+        (
+            "TOKENBROKER_EVENTS_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
+        ("TOKENBROKER_EVENTS_POLL_MS", "50"),
+        ("TOKENBROKER_EVENTS_RETRY_BASE_MS", "50"),
+        ("TOKENBROKER_EVENTS_GIVE_UP_SECS", "1"),
+    ])
+    .await;
+    app.connect("ann@acme.example", "user", "Member").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.app.store.failed_event_count(&app.org.id).await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "the event never failed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = start_browser(profile.path()).await;
+    c.goto(&admin_link(&app).await).await.unwrap();
+    wait_text(&c, "h1", "Sign in").await;
+    click(&c, "button.primary").await;
+    let note = wait_text(&c, "#failed-events", "could not be delivered").await;
+    assert!(note.starts_with("1 event "), "{note}");
+    shot(&c, "6-failed-events").await;
+    c.close().await.unwrap();
+}
