@@ -62,6 +62,7 @@ impl SealedColumn {
     pub const S2S_ACCESS_TOKEN: Self = Self::new("s2s_credentials", "access_token");
     pub const JWT_API_SECRET: Self = Self::new("jwt_credentials", "api_secret");
     pub const PKCE_VERIFIER: Self = Self::new("pending_authorizations", "pkce_verifier");
+    pub const SDK_SECRET: Self = Self::new("sdk_credentials", "sdk_secret");
 
     pub const ALL: &'static [Self] = &[
         Self::CONNECTION_ACCESS_TOKEN,
@@ -70,6 +71,7 @@ impl SealedColumn {
         Self::S2S_ACCESS_TOKEN,
         Self::JWT_API_SECRET,
         Self::PKCE_VERIFIER,
+        Self::SDK_SECRET,
     ];
 }
 

@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod cookies;
 pub mod form_guard;
 pub mod pages;
+pub mod sdk_bodies;
 pub mod views;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
