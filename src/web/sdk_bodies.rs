@@ -67,18 +67,17 @@ pub struct SignatureBody {
     #[schema(value_type = i64, minimum = 0, maximum = 1)]
     role: serde_json::Value,
     /// The signature's lifetime, 1800 to 172800 seconds (Zoom's limits); 7200 when absent.
-    #[schema(minimum = 1800, maximum = 172800)]
+    #[schema(value_type = Option<i64>, minimum = 1800, maximum = 172800)]
     #[serde(default)]
-    expires_in_secs: Option<i64>,
+    expires_in_secs: Option<serde_json::Value>,
 }
 
 impl SignatureBody {
     pub fn parse(self) -> Result<SignatureRequest, ApiError> {
         use serde_json::Value;
         let digits = match self.meeting_number {
-            Value::Number(n) => n.to_string(),
             Value::String(text) => text,
-            other => other.to_string(),
+            other => whole(&other).map_or_else(|| other.to_string(), |n| n.to_string()),
         };
         if !(9..=11).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ApiError::bad_request(
@@ -86,7 +85,7 @@ impl SignatureBody {
                 format!("meeting_number must be 9 to 11 digits, not {digits:?}"),
             ));
         }
-        let role = match self.role.as_i64() {
+        let role = match whole(&self.role) {
             Some(0) => 0,
             Some(1) => 1,
             _ => {
@@ -96,12 +95,17 @@ impl SignatureBody {
                 ))
             }
         };
-        let lifetime_secs = self.expires_in_secs.unwrap_or(SDK_LIFETIME_DEFAULT);
+        let lifetime = match &self.expires_in_secs {
+            None | Some(serde_json::Value::Null) => Some(SDK_LIFETIME_DEFAULT),
+            Some(value) => whole(value),
+        };
+        let lifetime_secs = lifetime.unwrap_or(-1);
         if !(SDK_LIFETIME_MIN..=SDK_LIFETIME_MAX).contains(&lifetime_secs) {
             return Err(ApiError::bad_request(
                 "invalid_expires_in_secs",
                 format!(
-                    "expires_in_secs must be between {SDK_LIFETIME_MIN} and {SDK_LIFETIME_MAX} (Zoom's limits), not {lifetime_secs}"
+                    "expires_in_secs must be a whole number of seconds between {SDK_LIFETIME_MIN} and {SDK_LIFETIME_MAX} (Zoom's limits), not {}",
+                    self.expires_in_secs.unwrap_or_default()
                 ),
             ));
         }
@@ -111,4 +115,15 @@ impl SignatureBody {
             lifetime_secs,
         })
     }
+}
+
+/// A JSON number with no fractional part (`5` or `5.0`, as JSON Schema's
+/// `integer` allows), as an integer.
+fn whole(value: &serde_json::Value) -> Option<i64> {
+    let n = value.as_number()?;
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let f = n.as_f64()?;
+    (f.fract() == 0.0 && f.abs() < 1e15).then_some(f as i64)
 }

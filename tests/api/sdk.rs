@@ -80,6 +80,22 @@ async fn signatures_carry_zooms_claims() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         7200
     );
+    // JSON Schema's integers include 9.0: a whole number written as a float is accepted.
+    let body: Value = sign(
+        &app,
+        json!({ "meeting_number": 123456789.0, "role": 1.0, "expires_in_secs": 3600.0 }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let (_, claims) = decode(body["signature"].as_str().unwrap(), "sdk-secret-xyz");
+    assert_eq!(claims["mn"], "123456789");
+    assert_eq!(claims["role"], 1);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
     // Zoom's bounds are accepted.
     for secs in [1800, 172_800] {
         let ok = sign(
@@ -153,7 +169,11 @@ async fn every_bad_signature_request_is_a_clear_400() {
             "invalid_role",
         ),
         (
-            json!({ "meeting_number": 123456789, "role": 1.0 }),
+            json!({ "meeting_number": 123456789, "role": 1.5 }),
+            "invalid_role",
+        ),
+        (
+            json!({ "meeting_number": 123456789, "role": null }),
             "invalid_role",
         ),
         (
@@ -170,7 +190,11 @@ async fn every_bad_signature_request_is_a_clear_400() {
         ),
         (
             json!({ "meeting_number": 123456789, "role": 0, "expires_in_secs": "7200" }),
-            "invalid_body",
+            "invalid_expires_in_secs",
+        ),
+        (
+            json!({ "meeting_number": 123456789, "role": 0, "expires_in_secs": 7200.5 }),
+            "invalid_expires_in_secs",
         ),
         (json!({ "meeting_number": 123456789 }), "invalid_body"),
         (json!({ "role": 0 }), "invalid_body"),
