@@ -64,6 +64,7 @@ impl SealedColumn {
     pub const PKCE_VERIFIER: Self = Self::new("pending_authorizations", "pkce_verifier");
     pub const ORG_APP_CLIENT_SECRET: Self = Self::new("org_oauth_apps", "client_secret");
     pub const ORG_APP_WEBHOOK_SECRET: Self = Self::new("org_oauth_apps", "webhook_secret_token");
+    pub const SDK_SECRET: Self = Self::new("sdk_credentials", "sdk_secret");
 
     pub const ALL: &'static [Self] = &[
         Self::CONNECTION_ACCESS_TOKEN,
@@ -74,6 +75,7 @@ impl SealedColumn {
         Self::PKCE_VERIFIER,
         Self::ORG_APP_CLIENT_SECRET,
         Self::ORG_APP_WEBHOOK_SECRET,
+        Self::SDK_SECRET,
     ];
 }
 

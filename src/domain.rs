@@ -295,7 +295,16 @@ string_enum!(
         S2sCredentialsRemoved => "s2s_credentials.removed",
         OauthAppSet => "oauth_app.set",
         OauthAppRemoved => "oauth_app.removed",
+        SdkCredentialsSet => "sdk_credentials.set",
+        SdkCredentialsRemoved => "sdk_credentials.removed",
     }
+);
+
+string_enum!(
+    /// How one of an org's Zoom account entries stands: `ok` (S2S),
+    /// `jwt_expiring` (a legacy JWT key before the cutoff), `jwt_expired`
+    /// (a legacy JWT key past the cutoff: Zoom refuses it).
+    AccountStatus { Ok => "ok", JwtExpiring => "jwt_expiring", JwtExpired => "jwt_expired" }
 );
 
 string_enum!(

@@ -87,6 +87,7 @@ async fn seed_legacy_jwt(app: &AppState, org: &Org) -> Result<(), CliError> {
         Required::parse(name, value, 512).map_err(|e| CliError::Failed(e.to_string()))
     };
     let key = JwtKey {
+        email: None,
         api_key: field("api_key", "demo-legacy-jwt-key")?,
         api_secret: field("api_secret", &crate::crypto::random_token())?,
     };

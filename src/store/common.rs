@@ -487,6 +487,21 @@ where
 
     async fn delete_s2s(&self, org_id: &str) -> StoreResult<bool> {
         let query = sqlx::query(sql::DELETE_S2S).bind(org_id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) >= 1)
+    }
+
+    async fn s2s_entries(&self, org_id: &str) -> StoreResult<Vec<S2sCredentials>> {
+        let query = sqlx::query_as(sql::S2S_ENTRIES).bind(org_id);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn s2s_by_id(&self, id: &str) -> StoreResult<Option<S2sCredentials>> {
+        let query = sqlx::query_as(sql::S2S_BY_ID).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn delete_s2s_entry(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_S2S_ENTRY).bind(org_id).bind(email);
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
     }
 
@@ -494,6 +509,7 @@ where
         sqlx::query(sql::PUT_JWT)
             .bind(&c.id)
             .bind(&c.org_id)
+            .bind(&c.email)
             .bind(&c.api_key)
             .bind(&c.api_secret)
             .bind(c.updated_at)
@@ -509,6 +525,38 @@ where
 
     async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool> {
         let query = sqlx::query(sql::DELETE_JWT).bind(org_id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) >= 1)
+    }
+
+    async fn jwt_entries(&self, org_id: &str) -> StoreResult<Vec<JwtCredentials>> {
+        let query = sqlx::query_as(sql::JWT_ENTRIES).bind(org_id);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn delete_jwt_entry(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_JWT_ENTRY).bind(org_id).bind(email);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn put_sdk(&self, c: &SdkCredentials) -> StoreResult<()> {
+        sqlx::query(sql::PUT_SDK)
+            .bind(&c.id)
+            .bind(&c.org_id)
+            .bind(&c.sdk_key)
+            .bind(&c.sdk_secret)
+            .bind(c.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn sdk(&self, org_id: &str) -> StoreResult<Option<SdkCredentials>> {
+        let query = sqlx::query_as(sql::SDK).bind(org_id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn delete_sdk(&self, org_id: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_SDK).bind(org_id);
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
     }
 

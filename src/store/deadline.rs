@@ -115,6 +115,14 @@ forward! {
     fn org_oauth_app_by_id(id: &str) -> Option<OrgOauthApp>;
     fn org_oauth_app_in_use(id: &str) -> i64;
     fn delete_org_oauth_app_if_unused(org_id: &str) -> bool;
+    fn s2s_entries(org_id: &str) -> Vec<S2sCredentials>;
+    fn s2s_by_id(id: &str) -> Option<S2sCredentials>;
+    fn delete_s2s_entry(org_id: &str, email: &str) -> bool;
+    fn jwt_entries(org_id: &str) -> Vec<JwtCredentials>;
+    fn delete_jwt_entry(org_id: &str, email: &str) -> bool;
+    fn put_sdk(creds: &SdkCredentials) -> ();
+    fn sdk(org_id: &str) -> Option<SdkCredentials>;
+    fn delete_sdk(org_id: &str) -> bool;
     fn insert_admin_link(link: &AdminLink) -> ();
     fn admin_link(token_hash: &str) -> Option<AdminLink>;
     fn consume_admin_link(token_hash: &str, now: i64) -> Consumed<AdminLink>;

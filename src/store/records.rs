@@ -173,9 +173,23 @@ pub struct S2sCredentials {
 pub struct JwtCredentials {
     pub id: String,
     pub org_id: String,
+    /// The Zoom account's email this key serves, or `""` for the org-wide entry.
+    pub email: String,
     pub api_key: String,
     /// Sealed.
     pub api_secret: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A Meeting SDK app's key and (sealed) secret, one per org.
+#[derive(Debug, Clone, FromRow)]
+pub struct SdkCredentials {
+    pub id: String,
+    pub org_id: String,
+    pub sdk_key: String,
+    /// Sealed.
+    pub sdk_secret: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

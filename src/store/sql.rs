@@ -158,9 +158,8 @@ pub const PUT_S2S: &str = "
         last_refreshed_at, created_at, updated_at
     )
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $11, $11)
-    ON CONFLICT (org_id) DO UPDATE SET
+    ON CONFLICT (org_id, email) DO UPDATE SET
         id = excluded.id,
-        email = excluded.email,
         account_id = excluded.account_id,
         client_id = excluded.client_id,
         client_secret = excluded.client_secret,
@@ -172,19 +171,41 @@ pub const PUT_S2S: &str = "
         lease_until = NULL,
         last_refreshed_at = excluded.last_refreshed_at,
         updated_at = excluded.updated_at";
-pub const S2S: &str = "SELECT * FROM s2s_credentials WHERE org_id = $1";
+/// The org's first entry: the earliest created.
+pub const S2S: &str =
+    "SELECT * FROM s2s_credentials WHERE org_id = $1 ORDER BY created_at, id LIMIT 1";
+pub const S2S_ENTRIES: &str =
+    "SELECT * FROM s2s_credentials WHERE org_id = $1 ORDER BY created_at, id";
+pub const S2S_BY_ID: &str = "SELECT * FROM s2s_credentials WHERE id = $1";
 pub const DELETE_S2S: &str = "DELETE FROM s2s_credentials WHERE org_id = $1";
+pub const DELETE_S2S_ENTRY: &str = "DELETE FROM s2s_credentials WHERE org_id = $1 AND email = $2";
 
 pub const PUT_JWT: &str = "
-    INSERT INTO jwt_credentials (id, org_id, api_key, api_secret, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $5)
-    ON CONFLICT (org_id) DO UPDATE SET
+    INSERT INTO jwt_credentials (id, org_id, email, api_key, api_secret, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $6)
+    ON CONFLICT (org_id, email) DO UPDATE SET
         id = excluded.id,
         api_key = excluded.api_key,
         api_secret = excluded.api_secret,
         updated_at = excluded.updated_at";
-pub const JWT: &str = "SELECT * FROM jwt_credentials WHERE org_id = $1";
+/// The org's first entry: the earliest created.
+pub const JWT: &str =
+    "SELECT * FROM jwt_credentials WHERE org_id = $1 ORDER BY created_at, id LIMIT 1";
+pub const JWT_ENTRIES: &str =
+    "SELECT * FROM jwt_credentials WHERE org_id = $1 ORDER BY created_at, id";
 pub const DELETE_JWT: &str = "DELETE FROM jwt_credentials WHERE org_id = $1";
+pub const DELETE_JWT_ENTRY: &str = "DELETE FROM jwt_credentials WHERE org_id = $1 AND email = $2";
+
+pub const PUT_SDK: &str = "
+    INSERT INTO sdk_credentials (id, org_id, sdk_key, sdk_secret, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $5)
+    ON CONFLICT (org_id) DO UPDATE SET
+        id = excluded.id,
+        sdk_key = excluded.sdk_key,
+        sdk_secret = excluded.sdk_secret,
+        updated_at = excluded.updated_at";
+pub const SDK: &str = "SELECT * FROM sdk_credentials WHERE org_id = $1";
+pub const DELETE_SDK: &str = "DELETE FROM sdk_credentials WHERE org_id = $1";
 
 pub const INSERT_ADMIN_LINK: &str = "
     INSERT INTO admin_links (
