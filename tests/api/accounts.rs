@@ -391,3 +391,33 @@ async fn the_report_counts_and_lists_accounts() {
     );
     assert_eq!(report["totals"]["s2s"], 1, "one org on S2S");
 }
+
+#[tokio::test]
+async fn each_entry_is_renewed_exactly_once_under_concurrent_requests() {
+    let app = spawn_app().await;
+    register(&app, "a");
+    register(&app, "b");
+    put_s2s(&app, "ops-a@acme.example", "a").await;
+    // "First" is the earliest created, to the second.
+    app.app.clock.advance(1);
+    put_s2s(&app, "ops-b@acme.example", "b").await;
+    assert_eq!(app.counters().account_credentials, 2);
+    app.app.clock.advance(3_600);
+    let users = [
+        "ops-a@acme.example",
+        "ops-b@acme.example",
+        "ann@acme.example",
+    ];
+    let answers =
+        futures::future::join_all((0..24).map(|i| token(&app, users[i % users.len()]))).await;
+    assert_eq!(
+        app.counters().account_credentials,
+        4,
+        "one mint per entry, not per request"
+    );
+    for (i, answer) in answers.iter().enumerate() {
+        let owner = if i % 3 == 1 { &answers[1] } else { &answers[0] };
+        assert_eq!(answer["access_token"], owner["access_token"], "{i}");
+    }
+    assert_ne!(answers[0]["access_token"], answers[1]["access_token"]);
+}

@@ -2,6 +2,7 @@
 //! suite runs on SQLite (default) and PostgreSQL (`TEST_DATABASE_URL`).
 
 mod accounts;
+mod accounts_migration;
 mod auth;
 mod browser;
 mod browser_accounts;

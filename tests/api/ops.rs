@@ -74,6 +74,7 @@ async fn a_wrong_method_answers_json_with_allow() {
         .send()
         .await
         .unwrap();
+    // GET lists the org's JWT entries (0.2); HEAD comes with GET.
     assert_eq!(response.headers()["allow"], "PUT,DELETE,GET,HEAD");
     assert_eq!(
         error_code(response, StatusCode::METHOD_NOT_ALLOWED).await,
