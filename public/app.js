@@ -183,15 +183,53 @@ function renderConnections(list) {
   }
 }
 
+// One row per Zoom account entry: ✓ S2S, ⚠ JWT with days left, ✕ JWT past the cutoff.
+const ACCOUNT_ICON = {
+  ok: ["state-ok", "✓"],
+  jwt_expiring: ["state-warn", "⚠"],
+  jwt_expired: ["state-bad", "✕"],
+};
+
+function accountRow(kind, a, text) {
+  const [cls, mark] = ACCOUNT_ICON[a.status] || ["state-none", "?"];
+  const item = el("li");
+  item.dataset.kind = kind;
+  item.dataset.status = a.status;
+  const icon = el("span", mark, "status-icon " + cls);
+  icon.setAttribute("aria-label", a.status);
+  const remove = el("button", "Remove", "danger");
+  remove.type = "button";
+  // The JWT entry without an email is named `org-wide` in the console's path.
+  const key = a.email || "org-wide";
+  remove.addEventListener("click", () => run(remove, async () => {
+    await api("DELETE", "/admin/api/" + kind + "-credentials/" + encodeURIComponent(key));
+    notify("ok", (kind === "s2s" ? "Server-to-Server" : "JWT") + " entry for " + (a.email || "the whole org") + " removed.");
+    await load();
+  }));
+  item.append(icon, el("span", text, "account-text"), remove);
+  return item;
+}
+
 function renderCredentials(o) {
-  $("s2s-state").textContent = o.s2s
-    ? "Stored for " + o.s2s.email + " (account " + o.s2s.account_id + ", client " + o.s2s.client_id + "), updated " + when(o.s2s.updated_at) + ". The secret is never shown again; enter all fields to replace it."
-    : "Not configured.";
-  $("s2s-remove").hidden = !o.s2s;
+  const list = $("accounts");
+  list.replaceChildren();
+  for (const a of o.s2s_accounts) {
+    list.append(accountRow("s2s", a, a.email + " · Server-to-Server (account " + a.account_id + ", client " + a.client_id + "), updated " + when(a.updated_at)));
+  }
+  for (const a of o.jwt_accounts) {
+    const left = a.status === "jwt_expired" ? "past the cutoff, Zoom refuses it" : a.days_left + " days left";
+    list.append(accountRow("jwt", a, (a.email || "Whole org") + " · legacy JWT key " + a.api_key_hint + " · " + left));
+  }
+  $("accounts-empty").hidden = list.children.length > 0;
   $("jwt-form").hidden = !o.jwt_registration_open;
-  $("jwt-remove").hidden = !o.jwt;
-  const closed = o.jwt_registration_open ? "" : " New JWT keys can no longer be added: Zoom closed JWT registration.";
-  $("jwt-state").textContent = (o.jwt ? "A JWT key (" + o.jwt.api_key_hint + ") is stored, updated " + when(o.jwt.updated_at) + "." : "No JWT key is stored.") + closed;
+  const closed = o.jwt_registration_open ? "Leave the email empty for the key that serves the whole org." : "New JWT keys can no longer be added: Zoom closed JWT registration.";
+  $("jwt-state").textContent = o.jwt_accounts.length + " JWT key(s) stored. " + closed;
+  $("sdk-state").textContent = o.sdk
+    ? "SDK key " + o.sdk.sdk_key + " stored, updated " + when(o.sdk.updated_at) + ". The secret is never shown again; enter both fields to replace it."
+    : "Not configured. Meeting SDK apps replace the JWT app type for joining meetings from your own pages.";
+  $("sdk-remove").hidden = !o.sdk;
+  $("sdk-sign-form").hidden = !o.sdk;
+  if (!o.sdk) $("sdk-result-box").hidden = true;
 }
 
 async function renderAudit() {
@@ -290,26 +328,44 @@ function wire() {
       await load();
     });
   });
-  $("s2s-remove").addEventListener("click", (event) => run(event.target, async () => {
-    await api("DELETE", "/admin/api/s2s-credentials");
-    notify("ok", "Server-to-Server credentials removed.");
-    await load();
-  }));
   $("jwt-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const form = event.target;
     run(form.querySelector("button[type=submit]"), async () => {
-      await api("PUT", "/admin/api/jwt-credentials", formJson(form));
+      const body = formJson(form);
+      if (!body.email) delete body.email; // no email: the key for the whole org
+      await api("PUT", "/admin/api/jwt-credentials", body);
       form.reset();
       notify("ok", "JWT key saved.");
       await load();
     });
   });
-  $("jwt-remove").addEventListener("click", (event) => run(event.target, async () => {
-    await api("DELETE", "/admin/api/jwt-credentials");
-    notify("ok", "JWT key removed.");
+  $("sdk-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    run(form.querySelector("button[type=submit]"), async () => {
+      await api("PUT", "/admin/api/sdk-credentials", formJson(form));
+      form.reset();
+      notify("ok", "Meeting SDK app saved.");
+      await load();
+    });
+  });
+  $("sdk-remove").addEventListener("click", (event) => run(event.target, async () => {
+    await api("DELETE", "/admin/api/sdk-credentials");
+    notify("ok", "Meeting SDK app removed.");
     await load();
   }));
+  $("sdk-sign-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    run(form.querySelector("button[type=submit]"), async () => {
+      const data = new FormData(form);
+      const signed = await api("POST", "/admin/api/sdk-signature", { meeting_number: data.get("meeting_number"), role: Number(data.get("role")) });
+      $("sdk-result").value = signed.signature;
+      $("sdk-expires").textContent = when(signed.expires_at);
+      $("sdk-result-box").hidden = false;
+    });
+  });
   $("sign-out").addEventListener("click", (event) => run(event.target, async () => {
     await api("POST", "/admin/logout");
     showSignedOut();

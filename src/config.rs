@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::crypto::Keyring;
 use crate::domain::AppType;
+use crate::zoom::scopes::{parse_scope_list, Products};
 
 mod events;
 mod refresh_policy;
@@ -58,6 +59,10 @@ pub struct Config {
     pub zoom_oauth_url: Url,
     pub zoom_api_url: Url,
     pub zoom_scopes: Option<String>,
+    /// `ZOOM_PRODUCTS`: the products offered on the connect page.
+    pub zoom_products: Products,
+    /// `ZOOM_REQUIRED_SCOPES`: a grant lacking one of these is refused.
+    pub zoom_required_scopes: Vec<String>,
     pub webhook_secret: Option<String>,
     pub jwt_cutoff: OffsetDateTime,
     pub jwt_new_credentials_cutoff: OffsetDateTime,
@@ -216,6 +221,14 @@ impl Config {
             zoom_oauth_url,
             zoom_api_url,
             zoom_scopes: var("ZOOM_SCOPES"),
+            zoom_products: match var("ZOOM_PRODUCTS") {
+                Some(raw) => parse_with("ZOOM_PRODUCTS", &raw, Products::parse)?,
+                None => Products::default(),
+            },
+            zoom_required_scopes: match var("ZOOM_REQUIRED_SCOPES") {
+                Some(raw) => parse_with("ZOOM_REQUIRED_SCOPES", &raw, parse_scope_list)?,
+                None => Vec::new(),
+            },
             webhook_secret: var("ZOOM_WEBHOOK_SECRET_TOKEN"),
             jwt_cutoff: parse_instant(
                 "TOKENBROKER_JWT_CUTOFF",
@@ -398,6 +411,9 @@ mod tests {
             ("TOKENBROKER_RETURN_ORIGINS", "https://crm.example.com/path"),
             ("TOKENBROKER_REFRESH_AHEAD_SECS", "-1"),
             ("ZOOM_OAUTH_URL", "ftp://zoom.us"),
+            ("ZOOM_PRODUCTS", "meetings"),
+            ("ZOOM_PRODUCTS", "a=x;a=y"),
+            ("ZOOM_REQUIRED_SCOPES", "meeting:read meeting!write"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)]).unwrap_err();

@@ -62,6 +62,9 @@ impl SealedColumn {
     pub const S2S_ACCESS_TOKEN: Self = Self::new("s2s_credentials", "access_token");
     pub const JWT_API_SECRET: Self = Self::new("jwt_credentials", "api_secret");
     pub const PKCE_VERIFIER: Self = Self::new("pending_authorizations", "pkce_verifier");
+    pub const ORG_APP_CLIENT_SECRET: Self = Self::new("org_oauth_apps", "client_secret");
+    pub const ORG_APP_WEBHOOK_SECRET: Self = Self::new("org_oauth_apps", "webhook_secret_token");
+    pub const SDK_SECRET: Self = Self::new("sdk_credentials", "sdk_secret");
 
     pub const ALL: &'static [Self] = &[
         Self::CONNECTION_ACCESS_TOKEN,
@@ -70,6 +73,9 @@ impl SealedColumn {
         Self::S2S_ACCESS_TOKEN,
         Self::JWT_API_SECRET,
         Self::PKCE_VERIFIER,
+        Self::ORG_APP_CLIENT_SECRET,
+        Self::ORG_APP_WEBHOOK_SECRET,
+        Self::SDK_SECRET,
     ];
 }
 

@@ -278,6 +278,7 @@ string_enum!(
         ApiKeyCreated => "api_key.created",
         ApiKeyRevoked => "api_key.revoked",
         AuthorizationAccountMismatch => "authorization.account_mismatch",
+        AuthorizationMissingScopes => "authorization.missing_scopes",
         AuthorizationCancelled => "authorization.cancelled",
         AuthorizationEmailMismatch => "authorization.email_mismatch",
         AuthorizationFailed => "authorization.failed",
@@ -292,7 +293,18 @@ string_enum!(
         JwtCredentialsRemoved => "jwt_credentials.removed",
         S2sCredentialsSet => "s2s_credentials.set",
         S2sCredentialsRemoved => "s2s_credentials.removed",
+        OauthAppSet => "oauth_app.set",
+        OauthAppRemoved => "oauth_app.removed",
+        SdkCredentialsSet => "sdk_credentials.set",
+        SdkCredentialsRemoved => "sdk_credentials.removed",
     }
+);
+
+string_enum!(
+    /// How one of an org's Zoom account entries stands: `ok` (S2S),
+    /// `jwt_expiring` (a legacy JWT key before the cutoff), `jwt_expired`
+    /// (a legacy JWT key past the cutoff: Zoom refuses it).
+    AccountStatus { Ok => "ok", JwtExpiring => "jwt_expiring", JwtExpired => "jwt_expired" }
 );
 
 string_enum!(

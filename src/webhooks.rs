@@ -1,11 +1,12 @@
-//! `POST /webhooks/zoom`: signed calls from Zoom.
+//! `POST /webhooks/zoom`: signed calls from Zoom for the deployment's app;
+//! `POST /webhooks/zoom/{org}`: for an org's own app, signed with its token.
 //!
 //! Every call is checked: `x-zm-signature` must be
 //! `v0=hex(HMAC-SHA256(secret, "v0:{timestamp}:{raw body}"))`, compared in
 //! constant time, and the timestamp must be within 5 minutes of now.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -17,13 +18,17 @@ use crate::app::AppState;
 use crate::crypto::{ct_eq, hmac_hex};
 use crate::error::ApiError;
 use crate::service::connections::{self, Deauthorization, Deauthorized};
+use crate::service::oauth_app;
+use crate::store::OrgOauthApp;
 use crate::zoom::webhook_signature;
 
 /// Zoom's own replay window.
 pub const MAX_SKEW_SECS: i64 = 300;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/webhooks/zoom", post(receive))
+    Router::new()
+        .route("/webhooks/zoom", post(receive))
+        .route("/webhooks/zoom/{org}", post(receive_for_org))
 }
 
 #[derive(Deserialize)]
@@ -55,7 +60,30 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
         }
         .into_response();
     };
-    if let Err(why) = verify(&headers, &body, secret, app.clock.now()) {
+    handle(&app, &headers, &body, secret, None).await
+}
+
+/// Events for an org's own Zoom app, verified with that app's secret token.
+async fn receive_for_org(
+    State(app): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match oauth_app::webhook_app(&app, &org).await {
+        Ok((own, secret)) => handle(&app, &headers, &body, &secret, Some(&own)).await,
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    secret: &str,
+    own: Option<&OrgOauthApp>,
+) -> Response {
+    if let Err(why) = verify(headers, body, secret, app.clock.now()) {
         tracing::warn!(why, "webhook refused");
         return (
             StatusCode::UNAUTHORIZED,
@@ -63,7 +91,7 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
         )
             .into_response();
     }
-    let event: Event = match serde_json::from_slice(&body) {
+    let event: Event = match serde_json::from_slice(body) {
         Ok(event) => event,
         Err(e) => {
             return ApiError::bad_request("invalid_body", format!("not a Zoom event: {e}"))
@@ -86,7 +114,7 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
         }
         "app_deauthorized" => match serde_json::from_value::<DeauthorizationPayload>(event.payload)
         {
-            Ok(d) => deauthorized(&app, d, &body).await,
+            Ok(d) => deauthorized(app, d, body, own).await,
             Err(e) => {
                 ApiError::bad_request("invalid_body", format!("bad app_deauthorized payload: {e}"))
                     .into_response()
@@ -120,7 +148,12 @@ fn verify(headers: &HeaderMap, body: &[u8], secret: &str, now: i64) -> Result<()
     Ok(())
 }
 
-async fn deauthorized(app: &AppState, d: DeauthorizationPayload, body: &[u8]) -> Response {
+async fn deauthorized(
+    app: &AppState,
+    d: DeauthorizationPayload,
+    body: &[u8],
+    own: Option<&OrgOauthApp>,
+) -> Response {
     let event = Deauthorization {
         // Zoom's payload signature identifies the event across retries; a
         // payload without one is identified by its exact bytes.
@@ -133,7 +166,11 @@ async fn deauthorized(app: &AppState, d: DeauthorizationPayload, body: &[u8]) ->
         account_id: d.account_id,
         deauthorization_time: d.deauthorization_time,
     };
-    match connections::deauthorize(app, event).await {
+    let result = match own {
+        None => connections::deauthorize(app, event).await,
+        Some(own) => oauth_app::deauthorize(app, own, event).await,
+    };
+    match result {
         Ok(Deauthorized::OtherApp) => {
             tracing::info!("app_deauthorized for another client_id ignored");
             StatusCode::NO_CONTENT.into_response()

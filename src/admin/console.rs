@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::domain::{rfc3339, AppType, ReturnTo};
 use crate::error::{ApiError, ApiResult};
+use crate::service::accounts::{self, JwtAccount, S2sAccount};
 use crate::service::connect::{self, NewConnectSession};
 use crate::service::paging::{self, ConnectionListParams};
 use crate::service::report::{migration_status, MigrationStatus};
-use crate::service::{audit, connections, credentials};
+use crate::service::{audit, connections, credentials, sdk};
 use crate::web::views::{AuditPageView, AuditQuery, ConnectionPageView};
 use crate::web::{invalid, ApiJson, ApiQuery};
 
@@ -30,8 +31,12 @@ pub struct Overview {
     /// The first page; `GET /admin/api/connections` serves the others.
     #[serde(flatten)]
     connections: ConnectionPageView,
-    s2s: Option<S2sView>,
-    jwt: Option<JwtView>,
+    /// The org's Zoom account entries, each with its status; the first of
+    /// each list serves users without an entry of their own.
+    s2s_accounts: Vec<S2sAccount>,
+    jwt_accounts: Vec<JwtAccount>,
+    /// The Meeting SDK app's key, when set (the secret is never shown).
+    sdk: Option<SdkView>,
     jwt_registration_open: bool,
     redirect_url: String,
 }
@@ -51,19 +56,9 @@ struct OrgView {
     name: String,
 }
 
-/// What the console may show of S2S credentials: never the secret.
 #[derive(Serialize)]
-struct S2sView {
-    email: String,
-    account_id: String,
-    client_id: String,
-    updated_at: String,
-}
-
-/// What the console may show of the JWT key: a hint, never the secret.
-#[derive(Serialize)]
-struct JwtView {
-    api_key_hint: String,
+struct SdkView {
+    sdk_key: String,
     updated_at: String,
 }
 
@@ -79,7 +74,6 @@ pub async fn overview(State(app): State<AppState>, admin: Admin) -> ApiResult<Js
         .into_iter()
         .map(|(status, count)| StatusCount { status, count })
         .collect();
-    let creds = credentials::summary(&app, org).await?;
     let failed_events = crate::service::events::failed_count(&app, org).await?;
     Ok(Json(Overview {
         org: OrgView {
@@ -92,16 +86,14 @@ pub async fn overview(State(app): State<AppState>, admin: Admin) -> ApiResult<Js
         connection_counts,
         failed_events,
         connections,
-        s2s: creds.s2s.map(|s| S2sView {
-            email: s.email,
-            account_id: s.account_id,
-            client_id: s.client_id,
-            updated_at: rfc3339(s.updated_at),
-        }),
-        jwt: creds.jwt.map(|(api_key_hint, updated_at)| JwtView {
-            api_key_hint,
-            updated_at: rfc3339(updated_at),
-        }),
+        s2s_accounts: accounts::s2s_accounts(&app, org).await?,
+        jwt_accounts: accounts::jwt_accounts(&app, org).await?,
+        sdk: sdk::sdk_key(&app, org)
+            .await?
+            .map(|(sdk_key, updated_at)| SdkView {
+                sdk_key,
+                updated_at: rfc3339(updated_at),
+            }),
         jwt_registration_open: credentials::jwt_registration_open(&app),
         redirect_url: app.config.redirect_uri(),
     }))
@@ -132,6 +124,7 @@ pub async fn authorize(
         email: admin.0.email.clone(),
         app_type,
         return_to: Some(return_to),
+        products: Vec::new(),
     };
     let session = connect::create_session(&app, admin.org(), new, &admin.actor()).await?;
     Ok(Json(AuthorizeLink { url: session.url }))

@@ -47,5 +47,18 @@ pub fn routes(public_dir: &std::path::Path) -> Router<AppState> {
             "/admin/api/jwt-credentials",
             put(credentials::put_jwt).delete(credentials::delete_jwt),
         )
+        .route(
+            "/admin/api/s2s-credentials/{email}",
+            delete(credentials::delete_s2s_entry),
+        )
+        .route(
+            "/admin/api/jwt-credentials/{email}",
+            delete(credentials::delete_jwt_entry),
+        )
+        .route(
+            "/admin/api/sdk-credentials",
+            put(credentials::put_sdk).delete(credentials::delete_sdk),
+        )
+        .route("/admin/api/sdk-signature", post(credentials::sdk_signature))
         .nest_service("/admin", files)
 }

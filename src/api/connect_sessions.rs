@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::domain::{rfc3339, AppType, Email, ReturnTo};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::service::connect::{self, NewConnectSession};
 use crate::web::{invalid, ApiJson};
+use crate::zoom::scopes::ProductName;
 
 use super::responses::{Always, BodyErrors};
 use super::Caller;
@@ -29,6 +30,11 @@ pub struct NewSession {
     /// origin listed in `TOKENBROKER_RETURN_ORIGINS`; blank means none.
     #[serde(default)]
     return_to: Option<String>,
+    /// Products (names from `ZOOM_PRODUCTS`) to offer ticked on the connect
+    /// page; the user may change the choice there. Absent or empty: all ticked.
+    #[serde(default)]
+    #[schema(nullable = false, max_items = 50)]
+    products: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -47,7 +53,7 @@ pub struct CreatedSession {
 /// Returns a link for the user's browser. The link works once and expires
 /// after 10 minutes. The result arrives at `return_to` as
 /// `?status=connected&connection_id=…`, `cancelled`, `email_mismatch`,
-/// `not_admin` or `error`. `app_type` `user` is a user-managed app (one
+/// `not_admin`, `account_mismatch`, `missing_scopes` or `error`. `app_type` `user` is a user-managed app (one
 /// connection per Zoom user); `account` an admin-managed app, installed by a
 /// Zoom Owner or Admin for the whole org.
 #[utoipa::path(
@@ -59,7 +65,8 @@ pub struct CreatedSession {
     responses(
         (status = 201, description = "Created.", body = CreatedSession),
         (status = 400, body = ErrorBody, description = "`invalid_body`, `invalid_email`, \
-            `invalid_app_type`, or `invalid_return_to` (not an http(s) URL on an allowed origin)."),
+            `invalid_app_type`, `invalid_return_to` (not an http(s) URL on an allowed origin), \
+            `unknown_product` (not in `ZOOM_PRODUCTS`), or `app_type_unavailable`."),
         (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
         Always,
         BodyErrors,
@@ -84,6 +91,13 @@ pub async fn create(
             .map(|raw| ReturnTo::parse(raw, &app.config.return_origins))
             .transpose()
             .map_err(invalid("invalid_return_to"))?,
+        products: body
+            .products
+            .unwrap_or_default()
+            .iter()
+            .map(|name| ProductName::parse(name))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::bad_request("unknown_product", e))?,
     };
     let session = connect::create_session(&app, &org, new, &caller.actor()).await?;
     Ok((

@@ -5,16 +5,17 @@ use axum::http::StatusCode;
 
 use crate::app::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::service::credentials;
+use crate::service::credentials::{self, Entries};
 use crate::web::bodies::{JwtBody, S2sBody};
 use crate::web::{ApiJson, ApiPath};
 
 use super::responses::{Always, BodyErrors};
 use super::Caller;
 
-/// Set the legacy JWT key
+/// Set a legacy JWT key
 ///
-/// Write-only: the secret is never returned. Refused after
+/// Upserts the entry for `email` (without one: the org-wide entry), keeping
+/// the others. Write-only: the secret is never returned. Refused after
 /// `TOKENBROKER_JWT_NEW_CREDENTIALS_CUTOFF`.
 #[utoipa::path(
     put,
@@ -25,7 +26,8 @@ use super::Caller;
     request_body = JwtBody,
     responses(
         (status = 204, description = "Stored."),
-        (status = 400, body = ErrorBody, description = "`invalid_body`, `invalid_field` or `invalid_path`."),
+        (status = 400, body = ErrorBody, description = "`invalid_body`, `invalid_email`, \
+            `invalid_field` or `invalid_path`."),
         (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
         (status = 409, body = ErrorBody, description = "`jwt_registration_closed`: the \
             new-credentials cutoff has passed."),
@@ -44,7 +46,7 @@ pub async fn put_jwt(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Remove the legacy JWT key
+/// Remove every legacy JWT entry
 ///
 /// Turns the JWT fallback off. Idempotent.
 #[utoipa::path(
@@ -66,12 +68,14 @@ pub async fn delete_jwt(
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let org = caller.org(&app, &org).await?;
-    credentials::remove_jwt(&app, &org, &caller.actor()).await?;
+    credentials::remove_jwt(&app, &org, &caller.actor(), Entries::All).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Set Server-to-Server OAuth credentials
 ///
+/// Upserts the entry for `email`, keeping the others. A user is served by
+/// the entry with their own email, else by the org's first entry.
 /// Checked by fetching a token (`grant_type=account_credentials`); that
 /// token is kept and shared by every replica. The client secret is
 /// write-only.
@@ -106,7 +110,7 @@ pub async fn put_s2s(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Remove Server-to-Server credentials
+/// Remove every Server-to-Server entry
 ///
 /// Idempotent.
 #[utoipa::path(
@@ -128,6 +132,6 @@ pub async fn delete_s2s(
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let org = caller.org(&app, &org).await?;
-    credentials::remove_s2s(&app, &org, &caller.actor()).await?;
+    credentials::remove_s2s(&app, &org, &caller.actor(), Entries::All).await?;
     Ok(StatusCode::NO_CONTENT)
 }

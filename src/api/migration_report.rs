@@ -39,7 +39,8 @@ pub struct FormatQuery {
 ///
 /// All-orgs API keys only. Totals of orgs on OAuth, S2S, JWT only, JWT
 /// expired or nothing, and the JWT-only orgs (most urgent first) with their
-/// admins' emails and days left.
+/// admins' emails and days left; also every S2S and JWT account entry
+/// (one per Zoom account email) with its status, and their totals.
 #[utoipa::path(
     get,
     path = "/api/v1/migration-report",

@@ -4,6 +4,7 @@
 //! Routes are registered from each handler's `#[utoipa::path]` (method and
 //! path), so a route cannot exist without its OpenAPI description.
 
+mod accounts;
 mod admin_links;
 mod audit;
 mod auth;
@@ -12,7 +13,9 @@ mod connections;
 mod credentials;
 mod events;
 mod migration_report;
+mod oauth_app;
 mod responses;
+mod sdk;
 mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -31,10 +34,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::get_token))
         .routes(routes!(connections::list))
         .routes(routes!(connections::show, connections::disconnect))
-        .routes(routes!(credentials::put_jwt, credentials::delete_jwt))
-        .routes(routes!(credentials::put_s2s, credentials::delete_s2s))
+        .routes(routes!(
+            credentials::put_jwt,
+            credentials::delete_jwt,
+            accounts::list_jwt
+        ))
+        .routes(routes!(
+            credentials::put_s2s,
+            credentials::delete_s2s,
+            accounts::list_s2s
+        ))
+        .routes(routes!(accounts::delete_s2s_entry))
+        .routes(routes!(accounts::delete_jwt_entry))
+        .routes(routes!(sdk::put_sdk, sdk::delete_sdk))
+        .routes(routes!(sdk::sign))
         .routes(routes!(audit::list))
         .routes(routes!(events::list))
         .routes(routes!(admin_links::create))
         .routes(routes!(migration_report::report))
+        .routes(routes!(oauth_app::put, oauth_app::get, oauth_app::delete))
 }

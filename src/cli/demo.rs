@@ -16,6 +16,8 @@ use super::support::{now, open_store, CliError};
 const DEMO_KEY_FILE: &str = "tokenbroker-demo.key";
 const DEMO_ORG: &str = "demo";
 const DEMO_ADMIN: &str = "admin@demo.example";
+const DEMO_PRODUCTS: &str =
+    "meetings=meeting:read meeting:write;webinar=webinar:read webinar:write;recordings=recording:read";
 pub const SANDBOX_CLIENT_ID: &str = "sandbox-client-id";
 pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const SANDBOX_WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
@@ -55,6 +57,10 @@ fn demo_config(sandbox_url: &str, master: &str) -> Result<Config, ConfigError> {
             "ZOOM_CLIENT_ID" => set.or_else(|| Some(SANDBOX_CLIENT_ID.into())),
             "ZOOM_CLIENT_SECRET" => set.or_else(|| Some(SANDBOX_CLIENT_SECRET.into())),
             "ZOOM_WEBHOOK_SECRET_TOKEN" => set.or_else(|| Some(SANDBOX_WEBHOOK_SECRET.into())),
+            // Products as a CRM offers them; the consent page shows each one.
+            "ZOOM_SCOPES" => set.or_else(|| Some("user:read".into())),
+            "ZOOM_PRODUCTS" => set.or_else(|| Some(DEMO_PRODUCTS.into())),
+            "ZOOM_REQUIRED_SCOPES" => set.or_else(|| Some("user:read".into())),
             // The real cutoffs are in 2023; the demo pretends they are ahead so
             // the migration path (JWT warning, then OAuth) can be seen.
             "TOKENBROKER_JWT_CUTOFF" => set.or_else(|| Some(days_from_now(30))),
@@ -81,6 +87,7 @@ async fn seed_legacy_jwt(app: &AppState, org: &Org) -> Result<(), CliError> {
         Required::parse(name, value, 512).map_err(|e| CliError::Failed(e.to_string()))
     };
     let key = JwtKey {
+        email: None,
         api_key: field("api_key", "demo-legacy-jwt-key")?,
         api_secret: field("api_secret", &crate::crypto::random_token())?,
     };

@@ -8,12 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use maud::html;
-use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::domain::AppType;
 use crate::service::connect::{self, PENDING_TTL_SECS};
-use crate::service::Claim;
+use crate::service::{Claim, ServiceError};
 use crate::web::cookies::Cookies;
 use crate::web::form_guard;
 use crate::web::pages::{form_page, page, start_again, Tone};
@@ -56,16 +55,52 @@ pub async fn show(
         p { "On Zoom, approve the app with the Zoom account that uses " strong { (preview.email) } ". Any other account will be refused." }
         form method="post" action={ "/connect/" (token) } {
             input type="hidden" name="form_token" value=(form_token);
-            button.primary type="submit" { "Continue to Zoom" }
+            @if !preview.products.is_empty() {
+                fieldset.products {
+                    legend { "Select the Zoom products you integrate, then Confirm" }
+                    @for product in &preview.products {
+                        label.product {
+                            input type="checkbox" name="product" value=(product.name) checked[product.checked];
+                            " " strong { (product.name) }
+                            " " small { "(" (product.scopes.join(", ")) ")" }
+                        }
+                        br;
+                    }
+                }
+            }
+            @if !preview.required_scopes.is_empty() {
+                p.required { "Zoom must grant: " code { (preview.required_scopes.join(" ")) } ". An approval without them is refused and nothing is saved." }
+            }
+            button.primary type="submit" {
+                @if preview.products.is_empty() { "Continue to Zoom" } @else { "Confirm and continue to Zoom" }
+            }
         }
     };
     (cookies, form_page("Connect Zoom", body, Some(&zoom_origin))).into_response()
 }
 
-#[derive(Deserialize)]
+/// The page's form: its token, and a `product` field per ticked box (a list
+/// the derive cannot read, hence the pairs).
 pub struct Confirm {
-    #[serde(default)]
     form_token: String,
+    products: Vec<String>,
+}
+
+impl Confirm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut form = Self {
+            form_token: String::new(),
+            products: Vec::new(),
+        };
+        for (name, value) in pairs {
+            match name.as_str() {
+                "form_token" => form.form_token = value,
+                "product" => form.products.push(value),
+                _ => {}
+            }
+        }
+        form
+    }
 }
 
 /// `POST /connect/{token}`: uses the link and sends the browser to Zoom.
@@ -74,8 +109,9 @@ pub async fn confirm(
     cookies: Cookies,
     headers: HeaderMap,
     Path(token): Path<String>,
-    Form(form): Form<Confirm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let form = Confirm::from_pairs(pairs);
     let form_cookie = form_guard::cookie_name(FORM_KIND, &token);
     let explain = (
         "Please confirm on the connect page",
@@ -91,9 +127,10 @@ pub async fn confirm(
     ) {
         return page;
     }
-    let to_zoom = match connect::begin(&app, &token).await {
+    let to_zoom = match connect::begin(&app, &token, &form.products).await {
         Ok(Claim::Claimed(to_zoom)) => to_zoom,
         Ok(other) => return link_problem(&other),
+        Err(ServiceError::Invalid { message, .. }) => return choose_again(&token, &message),
         Err(err) => return internal(&err),
     };
     let binding = Cookie::build((binding_cookie_name(&to_zoom.state_hash), to_zoom.state))
@@ -106,7 +143,8 @@ pub async fn confirm(
     let cookies = cookies
         .without(Cookie::build(form_cookie).path(format!("/connect/{token}")))
         .with(binding);
-    tracing::info!(session_id = %to_zoom.session_id, app_type = %to_zoom.app_type, "redirecting to Zoom");
+    tracing::info!(session_id = %to_zoom.session_id, app_type = %to_zoom.app_type,
+        products = ?to_zoom.products.iter().map(|p| p.as_str()).collect::<Vec<_>>(), "redirecting to Zoom");
     let location = [(header::LOCATION, to_zoom.authorize_url.to_string())];
     (StatusCode::SEE_OTHER, cookies, location).into_response()
 }
@@ -129,6 +167,20 @@ fn link_problem<T>(claim: &Claim<T>) -> Response {
             "We do not recognise this authorization link.",
         ),
     }
+}
+
+/// A choice the service refused (no product ticked, or one not offered);
+/// the link is still unused, so the page can be opened again.
+fn choose_again(token: &str, message: &str) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        Tone::Warning,
+        "Please choose what to connect",
+        html! {
+            p { (message) "." }
+            p { a href={ "/connect/" (token) } { "Back to the connect page" } }
+        },
+    )
 }
 
 fn internal(err: &dyn std::fmt::Display) -> Response {

@@ -84,10 +84,16 @@ async fn add_user(State(s): State<SandboxState>, Json(body): Json<NewUser>) -> J
 struct Webhook {
     url: String,
     secret_token: String,
+    /// Only this client's events; without it, every client without its own.
+    #[serde(default)]
+    client_id: Option<String>,
 }
 
 async fn set_webhook(State(s): State<SandboxState>, Json(body): Json<Webhook>) -> StatusCode {
-    s.set_webhook(&body.url, &body.secret_token);
+    match &body.client_id {
+        Some(client_id) => s.set_client_webhook(client_id, &body.url, &body.secret_token),
+        None => s.set_webhook(&body.url, &body.secret_token),
+    }
     StatusCode::NO_CONTENT
 }
 

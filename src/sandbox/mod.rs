@@ -81,23 +81,36 @@ impl Sandbox {
         self.world().webhook = Some((url.to_string(), secret_token.to_string()));
     }
 
+    /// Where `client_id`'s events go, signed with its own secret token.
+    pub fn set_client_webhook(&self, client_id: &str, url: &str, secret_token: &str) {
+        self.world().client_webhooks.insert(
+            client_id.to_string(),
+            (url.to_string(), secret_token.to_string()),
+        );
+    }
+
     /// Removes the app for `email` and sends each signed deauthorization
     /// event. Returns the HTTP status of every delivery (0 when unreachable).
     pub async fn remove_app(&self, email: &str) -> Vec<u16> {
-        let (removed, webhook, now) = {
+        let (removed, now) = {
             let mut world = self.world();
-            (
-                world.remove_app_for(&email.trim().to_lowercase()),
-                world.webhook.clone(),
-                world.now(),
-            )
-        };
-        let Some((url, secret)) = webhook else {
-            return Vec::new();
+            let removed: Vec<_> = world
+                .remove_app_for(&email.trim().to_lowercase())
+                .into_iter()
+                .filter_map(|(client_id, user_id, account_id)| {
+                    let hook = world
+                        .client_webhooks
+                        .get(&client_id)
+                        .or(world.webhook.as_ref())
+                        .cloned()?;
+                    Some((hook, client_id, user_id, account_id))
+                })
+                .collect();
+            (removed, world.now())
         };
         let http = reqwest::Client::new();
         let mut statuses = Vec::new();
-        for (client_id, user_id, account_id) in removed {
+        for ((url, secret), client_id, user_id, account_id) in removed {
             let body = serde_json::to_vec(&json!({
                 "event": "app_deauthorized",
                 "event_ts": now * 1000,

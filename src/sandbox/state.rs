@@ -127,6 +127,9 @@ pub struct World {
     pub access_ttl: i64,
     /// Where deauthorization events go, and the secret token that signs them.
     pub webhook: Option<(String, String)>,
+    /// The same, for one client: each Zoom app has its own event
+    /// notification URL and secret token. Wins over `webhook`.
+    pub client_webhooks: HashMap<String, (String, String)>,
 }
 
 impl World {
@@ -144,6 +147,7 @@ impl World {
             clock_offset: 0,
             access_ttl,
             webhook: None,
+            client_webhooks: HashMap::new(),
         }
     }
 

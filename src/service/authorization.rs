@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::crypto::{sha256_hex, Aad, SealedColumn};
 use crate::domain::{Actor, AppType, AuditAction, AuditOutcome, ConnectionStatus, Email};
 use crate::store::{Connection, PendingAuthorization};
+use crate::zoom::scopes::missing_scopes;
 use crate::zoom::{ClientAuth, TokenSet, UpstreamError, ZoomUser};
 
 use super::{Claim, ServiceResult};
@@ -35,6 +36,10 @@ pub enum Outcome {
     NotAdmin {
         role: String,
     },
+    /// The grant lacks scopes from `ZOOM_REQUIRED_SCOPES`.
+    MissingScopes {
+        missing: Vec<String>,
+    },
     ZoomError(String),
     ZoomUnavailable(String),
     Internal(String),
@@ -49,6 +54,7 @@ impl Outcome {
             Self::EmailMismatch { .. } => "email_mismatch",
             Self::NotAdmin { .. } => "not_admin",
             Self::AccountMismatch => "account_mismatch",
+            Self::MissingScopes { .. } => "missing_scopes",
             Self::ZoomError(_) | Self::ZoomUnavailable(_) | Self::Internal(_) => "error",
         }
     }
@@ -101,16 +107,18 @@ async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnsw
     let Some(code) = answer.code.filter(|c| !c.is_empty()) else {
         return Outcome::ZoomError("Zoom did not send an authorization code".into());
     };
-    let Some((client_id, client_secret)) = app.config.zoom_app(pending.app_type) else {
-        return Outcome::Internal(format!(
-            "no Zoom app is configured for {}",
-            pending.app_type
-        ));
+    // The app this authorization began with, even if the org changed its app since.
+    let zoom_app = match crate::tokens::apps::for_grant(
+        app,
+        pending.oauth_app_id.as_deref(),
+        pending.app_type,
+    )
+    .await
+    {
+        Ok(zoom_app) => zoom_app,
+        Err(err) => return Outcome::Internal(err),
     };
-    let auth = ClientAuth {
-        client_id,
-        client_secret,
-    };
+    let auth = zoom_app.auth();
     let verifier = match app.keyring.open_string(
         Aad::new(SealedColumn::PKCE_VERIFIER, &pending.id),
         &pending.pkce_verifier,
@@ -155,6 +163,14 @@ async fn decide(app: &AppState, pending: &PendingAuthorization, answer: ZoomAnsw
                     .unwrap_or_else(|| "an account without a valid email".into()),
             };
         }
+    }
+    let missing = missing_scopes(
+        &app.config.zoom_required_scopes,
+        tokens.scope.as_deref().unwrap_or_default(),
+    );
+    if !missing.is_empty() {
+        refused.revoke_unless_in_use(app).await;
+        return Outcome::MissingScopes { missing };
     }
     if pending.app_type == AppType::Account && !user.is_account_admin() {
         refused.revoke_unless_in_use(app).await;
@@ -254,6 +270,14 @@ async fn audit(app: &AppState, p: &PendingAuthorization, outcome: &Outcome) {
             O::Refused,
             "an account-level grant from another Zoom account than the org's was refused".into(),
         ),
+        Outcome::MissingScopes { missing } => (
+            A::AuthorizationMissingScopes,
+            O::Refused,
+            format!(
+                "Zoom did not grant the required scopes: {}",
+                missing.join(" ")
+            ),
+        ),
         Outcome::NotAdmin { role } => (
             A::AuthorizationNotAdmin,
             O::Refused,
@@ -333,6 +357,7 @@ async fn store_connection(
             created_at: now,
             updated_at: now,
             authorized_at: Some(now),
+            oauth_app_id: p.oauth_app_id.clone(),
         };
         if app
             .store

@@ -4,7 +4,6 @@ use crate::app::AppState;
 use crate::crypto::{sha256_hex, Aad, SealedColumn};
 use crate::domain::{rfc3339, Actor, AuditAction, AuditOutcome};
 use crate::store::{AccountReach, Connection, Deauthorize, Org};
-use crate::zoom::ClientAuth;
 
 use super::{ServiceError, ServiceResult};
 
@@ -26,23 +25,18 @@ pub async fn disconnect(
 ) -> ServiceResult<Option<String>> {
     let conn = get(app, org, id).await?;
     let revoke_result = match revoke_token(app, &conn) {
-        Ok(Some(token)) => match app.config.zoom_app(conn.app_type) {
-            Some((client_id, client_secret)) => app
-                .zoom
-                .revoke(
-                    &ClientAuth {
-                        client_id,
-                        client_secret,
-                    },
-                    &token,
-                )
+        Ok(Some(token)) => {
+            match crate::tokens::apps::for_grant(app, conn.oauth_app_id.as_deref(), conn.app_type)
                 .await
-                .map_err(|e| e.to_string()),
-            None => Err(format!(
-                "no Zoom app is configured for {} connections",
-                conn.app_type
-            )),
-        },
+            {
+                Ok(zoom_app) => app
+                    .zoom
+                    .revoke(&zoom_app.auth(), &token)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            }
+        }
         Ok(None) => Ok(()),
         Err(e) => Err(e),
     };
@@ -126,6 +120,38 @@ pub async fn deauthorize(app: &AppState, d: Deauthorization) -> ServiceResult<De
     if !user_app && !account_app {
         return Ok(Deauthorized::OtherApp);
     }
+    // An admin-managed app removed from an account ends that account's
+    // connections everywhere. One app serving both kinds cannot say which kind
+    // was removed, so there only the installer's account connection goes.
+    let account_connections = if account_app {
+        AccountReach::WholeAccount
+    } else if config.single_zoom_app() {
+        AccountReach::Installer
+    } else {
+        AccountReach::None
+    };
+    let reach = Reach {
+        user_connections: user_app,
+        account_connections,
+        oauth_app_id: None,
+    };
+    deauthorize_reach(app, d, reach).await
+}
+
+/// Which connections of one Zoom app a deauthorization may reach.
+pub struct Reach {
+    pub user_connections: bool,
+    pub account_connections: AccountReach,
+    /// The org's own app; `None`: the deployment's app.
+    pub oauth_app_id: Option<String>,
+}
+
+/// Marks the reached connections `revoked` and erases their tokens, once per event.
+pub async fn deauthorize_reach(
+    app: &AppState,
+    d: Deauthorization,
+    reach: Reach,
+) -> ServiceResult<Deauthorized> {
     if d.user_id.is_empty() && d.account_id.is_empty() {
         return Err(ServiceError::invalid(
             "invalid_body",
@@ -142,34 +168,31 @@ pub async fn deauthorize(app: &AppState, d: Deauthorization) -> ServiceResult<De
         })?,
         None => now,
     };
-    let event_key = format!(
-        "zoom:app_deauthorized:{}",
-        sha256_hex(d.event_id.as_bytes())
-    );
+    let event_key = match &reach.oauth_app_id {
+        None => format!(
+            "zoom:app_deauthorized:{}",
+            sha256_hex(d.event_id.as_bytes())
+        ),
+        Some(id) => format!(
+            "zoom:app_deauthorized:{id}:{}",
+            sha256_hex(d.event_id.as_bytes())
+        ),
+    };
     if !app.store.record_webhook_event(&event_key, now).await? {
         return Ok(Deauthorized::AlreadyHandled);
     }
-    // An admin-managed app removed from an account ends that account's
-    // connections everywhere. One app serving both kinds cannot say which kind
-    // was removed, so there only the installer's account connection goes.
-    let account_connections = if account_app {
-        AccountReach::WholeAccount
-    } else if config.single_zoom_app() {
-        AccountReach::Installer
-    } else {
-        AccountReach::None
-    };
     let query = Deauthorize {
         zoom_user_id: d.user_id,
         zoom_account_id: d.account_id,
-        user_connections: user_app,
-        account_connections,
+        user_connections: reach.user_connections,
+        account_connections: reach.account_connections,
         deauthorized_at,
         reason: format!(
             "the app was removed in Zoom at {}; the user must authorize again",
             rfc3339(deauthorized_at)
         ),
         now,
+        oauth_app_id: reach.oauth_app_id,
     };
     let changed = match app.store.deauthorize_connections(&query).await {
         Ok(changed) => changed,

@@ -1,15 +1,19 @@
-//! Write-only org credentials: the legacy JWT key and Server-to-Server OAuth apps.
+//! Write-only org credentials: legacy JWT keys and Server-to-Server OAuth
+//! apps, one entry per Zoom account (keyed by email) in an org.
 
 use crate::app::AppState;
 use crate::crypto::{Aad, SealedColumn};
 use crate::domain::{rfc3339, Actor, AuditAction, AuditOutcome, Email, Required};
 use crate::store::{JwtCredentials, Org, S2sCredentials};
+
 use crate::tokens::fetch_s2s_token;
 use crate::zoom::UpstreamError;
 
 use super::{ServiceError, ServiceResult};
 
 pub struct JwtKey {
+    /// The Zoom account's email this key serves; `None` for the org-wide entry.
+    pub email: Option<Email>,
     pub api_key: Required,
     pub api_secret: Required,
 }
@@ -50,9 +54,11 @@ pub async fn set_jwt(app: &AppState, org: &Org, actor: &Actor, key: JwtKey) -> S
         Aad::new(SealedColumn::JWT_API_SECRET, &id),
         key.api_secret.as_str(),
     );
+    let account = key.email.as_ref().map(Email::to_string);
     let row = JwtCredentials {
         id,
         org_id: org.id.clone(),
+        email: account.clone().unwrap_or_default(),
         api_key: key.api_key.into_inner(),
         api_secret: sealed,
         created_at: now,
@@ -65,29 +71,75 @@ pub async fn set_jwt(app: &AppState, org: &Org, actor: &Actor, key: JwtKey) -> S
         actor,
         AuditAction::JwtCredentialsSet,
         AuditOutcome::Success,
-        "",
+        account_detail(account.as_deref()),
     )
     .await;
     Ok(())
 }
 
-pub async fn remove_jwt(app: &AppState, org: &Org, actor: &Actor) -> ServiceResult<()> {
-    let removed = app.store.delete_jwt(&org.id).await?;
+fn account_detail(email: Option<&str>) -> String {
+    match email {
+        Some(email) => format!("account {email}"),
+        None => "org-wide entry".into(),
+    }
+}
+
+/// Removes the JWT entry for `email` (`None`: the org-wide entry without an
+/// email), or every entry when `which` is `All`.
+pub async fn remove_jwt(
+    app: &AppState,
+    org: &Org,
+    actor: &Actor,
+    which: Entries<'_>,
+) -> ServiceResult<()> {
+    let removed = match which {
+        Entries::All => app.store.delete_jwt(&org.id).await?,
+        Entries::One(email) => {
+            app.store
+                .delete_jwt_entry(&org.id, email.map_or("", Email::as_str))
+                .await?
+        }
+    };
+    let action = (AuditAction::JwtCredentialsRemoved, "JWT");
+    finish_removal(app, org, actor, action, which, removed).await
+}
+
+/// Which entries a removal means.
+#[derive(Clone, Copy)]
+pub enum Entries<'a> {
+    All,
+    One(Option<&'a Email>),
+}
+
+/// Invalidates cached tokens, audits, and turns a missing single entry into a 404.
+async fn finish_removal(
+    app: &AppState,
+    org: &Org,
+    actor: &Actor,
+    (action, kind): (AuditAction, &str),
+    which: Entries<'_>,
+    removed: bool,
+) -> ServiceResult<()> {
     app.forget_tokens(&org.id);
+    let detail = match which {
+        Entries::All => "every entry".to_string(),
+        Entries::One(email) => account_detail(email.map(Email::as_str)),
+    };
     let outcome = if removed {
         AuditOutcome::Success
     } else {
         AuditOutcome::Noop
     };
-    app.audit(
-        Some(&org.id),
-        actor,
-        AuditAction::JwtCredentialsRemoved,
-        outcome,
-        "",
-    )
-    .await;
-    Ok(())
+    app.audit(Some(&org.id), actor, action, outcome, detail)
+        .await;
+    match which {
+        Entries::One(email) if !removed => Err(ServiceError::NotFound(format!(
+            "org {} has no {kind} credentials for {}",
+            org.slug,
+            email.map_or("the org-wide entry (no email)", Email::as_str)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Checks the credentials by minting a token, and keeps that token, so the
@@ -131,6 +183,7 @@ pub async fn set_s2s(app: &AppState, org: &Org, actor: &Actor, creds: S2sApp) ->
     let seal =
         |column: SealedColumn, value: &str| app.keyring.seal_str(Aad::new(column, &id), value);
     let account_id = creds.account_id.into_inner();
+    let email = creds.email.to_string();
     let row = S2sCredentials {
         client_secret: seal(
             SealedColumn::S2S_CLIENT_SECRET,
@@ -141,7 +194,7 @@ pub async fn set_s2s(app: &AppState, org: &Org, actor: &Actor, creds: S2sApp) ->
         scopes: tokens.scope.clone().unwrap_or_default(),
         id: id.clone(),
         org_id: org.id.clone(),
-        email: creds.email.to_string(),
+        email: email.clone(),
         account_id: account_id.clone(),
         client_id: creds.client_id.into_inner(),
         version: 0,
@@ -158,45 +211,27 @@ pub async fn set_s2s(app: &AppState, org: &Org, actor: &Actor, creds: S2sApp) ->
         actor,
         AuditAction::S2sCredentialsSet,
         AuditOutcome::Success,
-        format!("account {account_id}"),
+        format!("account {account_id} for {email}"),
     )
     .await;
     Ok(())
 }
 
-pub async fn remove_s2s(app: &AppState, org: &Org, actor: &Actor) -> ServiceResult<()> {
-    let removed = app.store.delete_s2s(&org.id).await?;
-    app.forget_tokens(&org.id);
-    let outcome = if removed {
-        AuditOutcome::Success
-    } else {
-        AuditOutcome::Noop
+/// Removes the S2S entry for one email, or every entry.
+pub async fn remove_s2s(
+    app: &AppState,
+    org: &Org,
+    actor: &Actor,
+    which: Entries<'_>,
+) -> ServiceResult<()> {
+    let removed = match which {
+        Entries::All => app.store.delete_s2s(&org.id).await?,
+        Entries::One(email) => {
+            app.store
+                .delete_s2s_entry(&org.id, email.map_or("", Email::as_str))
+                .await?
+        }
     };
-    app.audit(
-        Some(&org.id),
-        actor,
-        AuditAction::S2sCredentialsRemoved,
-        outcome,
-        "",
-    )
-    .await;
-    Ok(())
-}
-
-/// What may be shown of an org's credentials: never a secret.
-pub struct CredentialSummary {
-    pub s2s: Option<S2sCredentials>,
-    /// The first characters of the JWT API key, and when it was set.
-    pub jwt: Option<(String, i64)>,
-}
-
-pub async fn summary(app: &AppState, org: &Org) -> ServiceResult<CredentialSummary> {
-    let s2s = app.store.s2s(&org.id).await?;
-    let jwt = app.store.jwt(&org.id).await?.map(|j| {
-        (
-            format!("{}…", j.api_key.chars().take(4).collect::<String>()),
-            j.updated_at,
-        )
-    });
-    Ok(CredentialSummary { s2s, jwt })
+    let action = (AuditAction::S2sCredentialsRemoved, "Server-to-Server");
+    finish_removal(app, org, actor, action, which, removed).await
 }

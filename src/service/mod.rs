@@ -7,6 +7,7 @@
 //! code once, at the edge. Services call the core (`tokens/`, `zoom/`,
 //! `store/`, `crypto.rs`), never an adapter.
 
+pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
@@ -16,9 +17,11 @@ pub mod connections;
 pub mod credentials;
 pub mod events;
 pub mod keys;
+pub mod oauth_app;
 pub mod orgs;
 pub mod paging;
 pub mod report;
+pub mod sdk;
 pub mod tokens;
 
 use crate::store::StoreError;

@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::domain::{rfc3339, ConnectionStatus};
+use crate::domain::{rfc3339, AccountStatus, AuthType, ConnectionStatus};
 use crate::store::Org;
 
 use super::ServiceResult;
@@ -45,6 +45,9 @@ pub struct MigrationStatus {
     pub has_jwt: bool,
     pub has_s2s: bool,
     pub active_connections: usize,
+    /// How many S2S and JWT account entries (one per Zoom account email) the org holds.
+    pub s2s_accounts: usize,
+    pub jwt_accounts: usize,
 }
 
 pub async fn migration_status(app: &AppState, org: &Org) -> ServiceResult<MigrationStatus> {
@@ -56,8 +59,9 @@ pub async fn migration_status(app: &AppState, org: &Org) -> ServiceResult<Migrat
         .into_iter()
         .find(|(status, _)| *status == ConnectionStatus::Active)
         .map_or(0, |(_, n)| n as usize);
-    let has_s2s = app.store.s2s(&org.id).await?.is_some();
-    let has_jwt = app.store.jwt(&org.id).await?.is_some();
+    let s2s_accounts = app.store.s2s_entries(&org.id).await?.len();
+    let jwt_accounts = app.store.jwt_entries(&org.id).await?.len();
+    let (has_s2s, has_jwt) = (s2s_accounts > 0, jwt_accounts > 0);
     let cutoff = app.config.jwt_cutoff.unix_timestamp();
     let now = app.clock.now();
     let state = if active_connections > 0 {
@@ -78,6 +82,8 @@ pub async fn migration_status(app: &AppState, org: &Org) -> ServiceResult<Migrat
         has_jwt,
         has_s2s,
         active_connections,
+        s2s_accounts,
+        jwt_accounts,
     })
 }
 
@@ -103,6 +109,28 @@ pub struct OrgLine {
     pub days_left: i64,
 }
 
+/// How many account entries (S2S and JWT, one per Zoom account email) are
+/// in each state, over every org.
+#[derive(Serialize, Default, ToSchema)]
+pub struct AccountTotals {
+    pub s2s: usize,
+    /// JWT entries before the cutoff.
+    pub jwt_expiring: usize,
+    /// JWT entries after the cutoff: Zoom refuses them.
+    pub jwt_expired: usize,
+}
+
+/// One account entry of one org.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReportAccount)]
+pub struct AccountLine {
+    pub org: String,
+    /// The entry's Zoom account email; null for an org-wide JWT entry.
+    pub email: Option<String>,
+    pub auth_type: AuthType,
+    pub status: AccountStatus,
+}
+
 #[derive(Serialize, ToSchema)]
 #[schema(as = MigrationReport)]
 pub struct Report {
@@ -114,13 +142,19 @@ pub struct Report {
     /// Orgs that still depend on the legacy JWT key, most urgent first.
     pub jwt_only_orgs: Vec<OrgLine>,
     pub orgs: Vec<OrgLine>,
+    pub account_totals: AccountTotals,
+    /// Every S2S and JWT account entry, by org, JWT entries first.
+    pub accounts: Vec<AccountLine>,
 }
 
 /// Every org's state, for operators planning the migration.
 pub async fn migration_report(app: &AppState) -> ServiceResult<Report> {
     let mut totals = Totals::default();
     let mut orgs = Vec::new();
+    let mut account_totals = AccountTotals::default();
+    let mut accounts = Vec::new();
     for org in app.store.list_orgs().await? {
+        account_lines(app, &org, &mut account_totals, &mut accounts).await?;
         let status = migration_status(app, &org).await?;
         match status.state {
             MigrationState::Oauth => totals.oauth += 1,
@@ -154,5 +188,37 @@ pub async fn migration_report(app: &AppState) -> ServiceResult<Report> {
         totals,
         jwt_only_orgs,
         orgs,
+        account_totals,
+        accounts,
     })
+}
+
+async fn account_lines(
+    app: &AppState,
+    org: &Org,
+    totals: &mut AccountTotals,
+    lines: &mut Vec<AccountLine>,
+) -> ServiceResult<()> {
+    for jwt in super::accounts::jwt_accounts(app, org).await? {
+        match jwt.status {
+            AccountStatus::JwtExpired => totals.jwt_expired += 1,
+            _ => totals.jwt_expiring += 1,
+        }
+        lines.push(AccountLine {
+            org: org.slug.clone(),
+            email: jwt.email,
+            auth_type: AuthType::Jwt,
+            status: jwt.status,
+        });
+    }
+    for s2s in super::accounts::s2s_accounts(app, org).await? {
+        totals.s2s += 1;
+        lines.push(AccountLine {
+            org: org.slug.clone(),
+            email: Some(s2s.email),
+            auth_type: AuthType::S2s,
+            status: s2s.status,
+        });
+    }
+    Ok(())
 }

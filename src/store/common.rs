@@ -106,6 +106,7 @@ where
             .bind(&s.created_by)
             .bind(s.expires_at)
             .bind(s.created_at)
+            .bind(&s.products)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -131,6 +132,7 @@ where
             .bind(&p.return_to)
             .bind(p.expires_at)
             .bind(p.created_at)
+            .bind(&p.oauth_app_id)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -186,6 +188,7 @@ where
             .bind(&c.refresh_token)
             .bind(c.access_expires_at)
             .bind(c.updated_at)
+            .bind(&c.oauth_app_id)
             .execute(&mut *tx)
             .await?;
         let written = DB::rows_affected(&done) == 1;
@@ -331,7 +334,8 @@ where
             .bind(d.now)
             .bind(i64::from(d.user_connections))
             .bind(d.account_connections.code())
-            .bind(d.deauthorized_at);
+            .bind(d.deauthorized_at)
+            .bind(d.oauth_app_id.as_deref().unwrap_or_default());
         let mut tx = self.pool.begin().await?;
         let rows: Vec<Connection> = query.fetch_all(&mut *tx).await?;
         for row in &rows {
@@ -483,6 +487,21 @@ where
 
     async fn delete_s2s(&self, org_id: &str) -> StoreResult<bool> {
         let query = sqlx::query(sql::DELETE_S2S).bind(org_id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) >= 1)
+    }
+
+    async fn s2s_entries(&self, org_id: &str) -> StoreResult<Vec<S2sCredentials>> {
+        let query = sqlx::query_as(sql::S2S_ENTRIES).bind(org_id);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn s2s_by_id(&self, id: &str) -> StoreResult<Option<S2sCredentials>> {
+        let query = sqlx::query_as(sql::S2S_BY_ID).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn delete_s2s_entry(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_S2S_ENTRY).bind(org_id).bind(email);
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
     }
 
@@ -490,6 +509,7 @@ where
         sqlx::query(sql::PUT_JWT)
             .bind(&c.id)
             .bind(&c.org_id)
+            .bind(&c.email)
             .bind(&c.api_key)
             .bind(&c.api_secret)
             .bind(c.updated_at)
@@ -505,6 +525,73 @@ where
 
     async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool> {
         let query = sqlx::query(sql::DELETE_JWT).bind(org_id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) >= 1)
+    }
+
+    async fn jwt_entries(&self, org_id: &str) -> StoreResult<Vec<JwtCredentials>> {
+        let query = sqlx::query_as(sql::JWT_ENTRIES).bind(org_id);
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn delete_jwt_entry(&self, org_id: &str, email: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_JWT_ENTRY).bind(org_id).bind(email);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn put_sdk(&self, c: &SdkCredentials) -> StoreResult<()> {
+        sqlx::query(sql::PUT_SDK)
+            .bind(&c.id)
+            .bind(&c.org_id)
+            .bind(&c.sdk_key)
+            .bind(&c.sdk_secret)
+            .bind(c.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn sdk(&self, org_id: &str) -> StoreResult<Option<SdkCredentials>> {
+        let query = sqlx::query_as(sql::SDK).bind(org_id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn delete_sdk(&self, org_id: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_SDK).bind(org_id);
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn put_org_oauth_app(&self, a: &OrgOauthApp) -> StoreResult<()> {
+        sqlx::query(sql::PUT_ORG_OAUTH_APP)
+            .bind(&a.id)
+            .bind(&a.org_id)
+            .bind(&a.client_id)
+            .bind(&a.client_secret)
+            .bind(a.app_type)
+            .bind(&a.webhook_secret_token)
+            .bind(a.created_at)
+            .bind(a.updated_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn org_oauth_app(&self, org_id: &str) -> StoreResult<Option<OrgOauthApp>> {
+        let query = sqlx::query_as(sql::ORG_OAUTH_APP).bind(org_id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn org_oauth_app_by_id(&self, id: &str) -> StoreResult<Option<OrgOauthApp>> {
+        let query = sqlx::query_as(sql::ORG_OAUTH_APP_BY_ID).bind(id);
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    async fn org_oauth_app_in_use(&self, id: &str) -> StoreResult<i64> {
+        let query = sqlx::query_scalar::<_, i64>(sql::ORG_OAUTH_APP_IN_USE).bind(id);
+        Ok(query.fetch_one(&self.pool).await?)
+    }
+
+    async fn delete_org_oauth_app_if_unused(&self, org_id: &str) -> StoreResult<bool> {
+        let query = sqlx::query(sql::DELETE_ORG_OAUTH_APP_IF_UNUSED).bind(org_id);
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
     }
 

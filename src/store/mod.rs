@@ -228,11 +228,34 @@ pub trait Store: Outbox + Send + Sync + 'static {
 
     async fn put_s2s(&self, creds: &S2sCredentials) -> StoreResult<()>;
     async fn s2s(&self, org_id: &str) -> StoreResult<Option<S2sCredentials>>;
+    /// Removes every S2S entry of the org; true if there was one.
     async fn delete_s2s(&self, org_id: &str) -> StoreResult<bool>;
+    /// The org's S2S entries, the first (earliest created) first.
+    async fn s2s_entries(&self, org_id: &str) -> StoreResult<Vec<S2sCredentials>>;
+    async fn s2s_by_id(&self, id: &str) -> StoreResult<Option<S2sCredentials>>;
+    async fn delete_s2s_entry(&self, org_id: &str, email: &str) -> StoreResult<bool>;
 
     async fn put_jwt(&self, creds: &JwtCredentials) -> StoreResult<()>;
     async fn jwt(&self, org_id: &str) -> StoreResult<Option<JwtCredentials>>;
+    /// Removes every JWT entry of the org; true if there was one.
     async fn delete_jwt(&self, org_id: &str) -> StoreResult<bool>;
+    /// The org's JWT entries, the first (earliest created) first.
+    async fn jwt_entries(&self, org_id: &str) -> StoreResult<Vec<JwtCredentials>>;
+    async fn delete_jwt_entry(&self, org_id: &str, email: &str) -> StoreResult<bool>;
+
+    async fn put_sdk(&self, creds: &SdkCredentials) -> StoreResult<()>;
+    async fn sdk(&self, org_id: &str) -> StoreResult<Option<SdkCredentials>>;
+    async fn delete_sdk(&self, org_id: &str) -> StoreResult<bool>;
+
+    /// Inserts or replaces the org's own Zoom OAuth app (one per org).
+    async fn put_org_oauth_app(&self, app: &OrgOauthApp) -> StoreResult<()>;
+    async fn org_oauth_app(&self, org_id: &str) -> StoreResult<Option<OrgOauthApp>>;
+    async fn org_oauth_app_by_id(&self, id: &str) -> StoreResult<Option<OrgOauthApp>>;
+    /// How many active connections were made with the app.
+    async fn org_oauth_app_in_use(&self, id: &str) -> StoreResult<i64>;
+    /// Deletes the org's app unless an active connection uses it; false when
+    /// nothing was deleted (no app, or in use).
+    async fn delete_org_oauth_app_if_unused(&self, org_id: &str) -> StoreResult<bool>;
 
     async fn insert_admin_link(&self, link: &AdminLink) -> StoreResult<()>;
     /// Reads a link without using it up.

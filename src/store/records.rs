@@ -37,6 +37,9 @@ pub struct ConnectSession {
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
     pub created_at: i64,
+    /// Products the CRM preselected (`ZOOM_PRODUCTS` names), space-joined;
+    /// `None` when it chose none.
+    pub products: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -53,6 +56,8 @@ pub struct PendingAuthorization {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub created_at: i64,
+    /// The org's own Zoom app this authorization began with; `None`: the deployment's.
+    pub oauth_app_id: Option<String>,
 }
 
 /// What happened when a one-time record was claimed.
@@ -90,6 +95,8 @@ pub struct Connection {
     pub updated_at: i64,
     /// When the grant was last given (created or re-authorized).
     pub authorized_at: Option<i64>,
+    /// The org's own Zoom app it was made with; `None`: the deployment's app.
+    pub oauth_app_id: Option<String>,
 }
 
 /// Which connections a Zoom deauthorization reaches.
@@ -104,6 +111,8 @@ pub struct Deauthorize {
     pub deauthorized_at: i64,
     pub reason: String,
     pub now: i64,
+    /// Only connections made with this org app; `None`: the deployment's app.
+    pub oauth_app_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,9 +173,23 @@ pub struct S2sCredentials {
 pub struct JwtCredentials {
     pub id: String,
     pub org_id: String,
+    /// The Zoom account's email this key serves, or `""` for the org-wide entry.
+    pub email: String,
     pub api_key: String,
     /// Sealed.
     pub api_secret: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A Meeting SDK app's key and (sealed) secret, one per org.
+#[derive(Debug, Clone, FromRow)]
+pub struct SdkCredentials {
+    pub id: String,
+    pub org_id: String,
+    pub sdk_key: String,
+    /// Sealed.
+    pub sdk_secret: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -218,4 +241,19 @@ pub struct AdminSession {
     pub expires_at: i64,
     pub created_at: i64,
     pub last_seen_at: Option<i64>,
+}
+
+/// An org's own Zoom OAuth app. `Debug` is derived: both secrets are sealed.
+#[derive(Debug, Clone, FromRow)]
+pub struct OrgOauthApp {
+    pub id: String,
+    pub org_id: String,
+    pub client_id: String,
+    /// Sealed.
+    pub client_secret: String,
+    pub app_type: AppType,
+    /// Sealed.
+    pub webhook_secret_token: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

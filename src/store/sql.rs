@@ -25,16 +25,16 @@ pub const REVOKE_API_KEY: &str = "
 pub const INSERT_CONNECT_SESSION: &str = "
     INSERT INTO connect_sessions (
         id, org_id, token_hash, email, app_type, return_to, created_by,
-        expires_at, consumed_at, created_at
+        expires_at, consumed_at, created_at, products
     )
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)";
 
 pub const INSERT_PENDING_AUTHORIZATION: &str = "
     INSERT INTO pending_authorizations (
         id, session_id, org_id, state_hash, pkce_verifier, email, app_type,
-        return_to, expires_at, used_at, created_at
+        return_to, expires_at, used_at, created_at, oauth_app_id
     )
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)";
 
 /// Claims a one-time record: `$1` is its hash, `$2` the current time. The
 /// update matches only a live, unused row, so of two racing callers one wins.
@@ -65,11 +65,12 @@ pub const UPSERT_CONNECTION: &str = "
         id, org_id, app_type, subject, zoom_user_id, zoom_account_id, email,
         role_name, status, status_reason, scopes, access_token, refresh_token,
         access_expires_at, version, lease_owner, lease_until, last_refreshed_at,
-        created_at, updated_at, authorized_at, last_used_at, refresh_issued_at
+        created_at, updated_at, authorized_at, last_used_at, refresh_issued_at,
+        oauth_app_id
     )
     VALUES (
         $1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $10, $11, $12, 0,
-        NULL, NULL, NULL, $13, $13, $13, $13, $13
+        NULL, NULL, NULL, $13, $13, $13, $13, $13, $14
     )
     ON CONFLICT (org_id, app_type, subject) DO UPDATE SET
         zoom_user_id = excluded.zoom_user_id,
@@ -88,7 +89,8 @@ pub const UPSERT_CONNECTION: &str = "
         updated_at = excluded.updated_at,
         authorized_at = excluded.authorized_at,
         last_used_at = excluded.last_used_at,
-        refresh_issued_at = excluded.refresh_issued_at
+        refresh_issued_at = excluded.refresh_issued_at,
+        oauth_app_id = excluded.oauth_app_id
     WHERE connections.id = excluded.id";
 
 pub const LIST_CONNECTIONS: &str = "
@@ -121,7 +123,8 @@ pub const MARK_NEEDS_REAUTH: &str = "
 /// the account id. An account grant goes with its account's removal.
 /// $5: reach user connections (1 or 0); $6: account connections (0 none,
 /// 1 only the installer's, 2 the whole account); $7: the event's instant, so
-/// a grant given after it stays.
+/// a grant given after it stays; $8: the org app whose connections it
+/// reaches ('' for the deployment's app).
 pub const DEAUTHORIZE_CONNECTIONS: &str = "
     UPDATE connections
     SET status = 'revoked', status_reason = $3, access_token = NULL,
@@ -129,6 +132,7 @@ pub const DEAUTHORIZE_CONNECTIONS: &str = "
         lease_owner = NULL, lease_until = NULL, updated_at = $4
     WHERE status <> 'revoked'
       AND COALESCE(authorized_at, 0) <= $7
+      AND COALESCE(oauth_app_id, '') = $8
       AND (
         ($5 = 1 AND app_type = 'user' AND zoom_user_id = $1)
         OR ($6 = 2 AND app_type = 'account' AND zoom_account_id = $2)
@@ -154,9 +158,8 @@ pub const PUT_S2S: &str = "
         last_refreshed_at, created_at, updated_at
     )
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $11, $11)
-    ON CONFLICT (org_id) DO UPDATE SET
+    ON CONFLICT (org_id, email) DO UPDATE SET
         id = excluded.id,
-        email = excluded.email,
         account_id = excluded.account_id,
         client_id = excluded.client_id,
         client_secret = excluded.client_secret,
@@ -168,19 +171,41 @@ pub const PUT_S2S: &str = "
         lease_until = NULL,
         last_refreshed_at = excluded.last_refreshed_at,
         updated_at = excluded.updated_at";
-pub const S2S: &str = "SELECT * FROM s2s_credentials WHERE org_id = $1";
+/// The org's first entry: the earliest created.
+pub const S2S: &str =
+    "SELECT * FROM s2s_credentials WHERE org_id = $1 ORDER BY created_at, id LIMIT 1";
+pub const S2S_ENTRIES: &str =
+    "SELECT * FROM s2s_credentials WHERE org_id = $1 ORDER BY created_at, id";
+pub const S2S_BY_ID: &str = "SELECT * FROM s2s_credentials WHERE id = $1";
 pub const DELETE_S2S: &str = "DELETE FROM s2s_credentials WHERE org_id = $1";
+pub const DELETE_S2S_ENTRY: &str = "DELETE FROM s2s_credentials WHERE org_id = $1 AND email = $2";
 
 pub const PUT_JWT: &str = "
-    INSERT INTO jwt_credentials (id, org_id, api_key, api_secret, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $5)
-    ON CONFLICT (org_id) DO UPDATE SET
+    INSERT INTO jwt_credentials (id, org_id, email, api_key, api_secret, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $6)
+    ON CONFLICT (org_id, email) DO UPDATE SET
         id = excluded.id,
         api_key = excluded.api_key,
         api_secret = excluded.api_secret,
         updated_at = excluded.updated_at";
-pub const JWT: &str = "SELECT * FROM jwt_credentials WHERE org_id = $1";
+/// The org's first entry: the earliest created.
+pub const JWT: &str =
+    "SELECT * FROM jwt_credentials WHERE org_id = $1 ORDER BY created_at, id LIMIT 1";
+pub const JWT_ENTRIES: &str =
+    "SELECT * FROM jwt_credentials WHERE org_id = $1 ORDER BY created_at, id";
 pub const DELETE_JWT: &str = "DELETE FROM jwt_credentials WHERE org_id = $1";
+pub const DELETE_JWT_ENTRY: &str = "DELETE FROM jwt_credentials WHERE org_id = $1 AND email = $2";
+
+pub const PUT_SDK: &str = "
+    INSERT INTO sdk_credentials (id, org_id, sdk_key, sdk_secret, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $5)
+    ON CONFLICT (org_id) DO UPDATE SET
+        id = excluded.id,
+        sdk_key = excluded.sdk_key,
+        sdk_secret = excluded.sdk_secret,
+        updated_at = excluded.updated_at";
+pub const SDK: &str = "SELECT * FROM sdk_credentials WHERE org_id = $1";
+pub const DELETE_SDK: &str = "DELETE FROM sdk_credentials WHERE org_id = $1";
 
 pub const INSERT_ADMIN_LINK: &str = "
     INSERT INTO admin_links (
@@ -245,3 +270,34 @@ pub fn replace_sealed_sql(c: SealedColumn) -> String {
 /// Served by the `(org_id, status, seq)` index alone.
 pub const CONNECTION_COUNTS: &str = "
     SELECT status, COUNT(*) AS n FROM connections WHERE org_id = $1 GROUP BY status";
+
+/// An org's own Zoom OAuth app: one row per org. Replacing it with another
+/// client id gives the row a new id (the service decides).
+pub const PUT_ORG_OAUTH_APP: &str = "
+    INSERT INTO org_oauth_apps (
+        id, org_id, client_id, client_secret, app_type, webhook_secret_token,
+        created_at, updated_at
+    )
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (org_id) DO UPDATE SET
+        id = excluded.id,
+        client_id = excluded.client_id,
+        client_secret = excluded.client_secret,
+        app_type = excluded.app_type,
+        webhook_secret_token = excluded.webhook_secret_token,
+        updated_at = excluded.updated_at";
+pub const ORG_OAUTH_APP: &str = "SELECT * FROM org_oauth_apps WHERE org_id = $1";
+pub const ORG_OAUTH_APP_BY_ID: &str = "SELECT * FROM org_oauth_apps WHERE id = $1";
+/// Active connections made with the app: they block its removal.
+pub const ORG_OAUTH_APP_IN_USE: &str = "
+    SELECT COUNT(*) FROM connections WHERE oauth_app_id = $1 AND status = 'active'";
+/// Deletes the org's app only while no active connection uses it, in one
+/// statement, so a connection stored concurrently is never orphaned unseen.
+pub const DELETE_ORG_OAUTH_APP_IF_UNUSED: &str = "
+    DELETE FROM org_oauth_apps
+    WHERE org_id = $1
+      AND NOT EXISTS (
+        SELECT 1 FROM connections
+        WHERE connections.oauth_app_id = org_oauth_apps.id
+          AND connections.status = 'active'
+      )";

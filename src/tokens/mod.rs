@@ -5,6 +5,7 @@
 //! an in-process single-flight per connection, a lease row guard shared by
 //! every replica, and a compare-and-swap on the row's `version` when storing.
 
+pub mod apps;
 mod background;
 mod failure;
 mod jwt;
@@ -12,6 +13,7 @@ mod persist;
 mod refresh;
 mod resolve;
 mod s2s;
+mod sdk;
 mod single_flight;
 mod snapshot;
 mod upstream;
@@ -24,7 +26,8 @@ pub use failure::LOST_ANSWER_REASON;
 pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
 pub use resolve::{resolve, ResolvedToken};
-pub use s2s::{fetch_s2s_token, s2s_token};
+pub use s2s::{fetch_s2s_token, pick_account, s2s_token};
+pub use sdk::{sdk_signature, SDK_CLOCK_SKEW_SECS};
 pub use usage::{flush_usage, spawn_usage_flusher, UsageLog};
 
 /// An access token ready to hand out. `Debug` hides the token.

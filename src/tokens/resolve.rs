@@ -8,7 +8,7 @@ use crate::crypto::{Aad, SealedColumn};
 use crate::domain::{rfc3339, AuthType, Email};
 use crate::store::Org;
 
-use super::{connection_token, legacy_jwt, s2s_token, LiveToken, TokenError};
+use super::{connection_token, legacy_jwt, pick_account, s2s_token, LiveToken, TokenError};
 
 /// The only token type Zoom issues.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
@@ -34,6 +34,10 @@ pub struct ResolvedToken {
     pub auth_type: AuthType,
     /// The OAuth connection the token came from; null for S2S and JWT.
     pub connection_id: Option<String>,
+    /// For S2S and JWT: the email of the org's account entry that served the
+    /// token (the user's own entry, else the org's first); null for OAuth and
+    /// for a JWT entry without an email.
+    pub account_email: Option<String>,
     pub scopes: Vec<String>,
     /// Something degraded that the caller should know (an outage, a source
     /// needing re-authorization, a legacy JWT nearing its cutoff).
@@ -67,6 +71,7 @@ fn answer(
         expires_at: rfc3339(token.expires_at),
         auth_type,
         connection_id,
+        account_email: None,
         scopes: token
             .scopes
             .split_whitespace()
@@ -117,8 +122,12 @@ pub async fn resolve(
         }
     }
 
-    match s2s_token(app, &org.id).await {
-        Ok(Some(token)) => return Ok(answer(token, AuthType::S2s, None, warnings, None)),
+    match s2s_token(app, &org.id, email).await {
+        Ok(Some((token, account))) => {
+            let mut answer = answer(token, AuthType::S2s, None, warnings, None);
+            answer.account_email = Some(account);
+            return Ok(answer);
+        }
         Ok(None) => {}
         Err(TokenError::Reauth(reason)) => {
             warnings.push(reason.clone());
@@ -127,7 +136,8 @@ pub async fn resolve(
         Err(other) => return Err(other),
     }
 
-    if let Some(creds) = app.store.jwt(&org.id).await? {
+    let entries = app.store.jwt_entries(&org.id).await?;
+    if let Some(creds) = pick_account(entries, email, |e| &e.email) {
         let cutoff = app.config.jwt_cutoff.unix_timestamp();
         let now = app.clock.now();
         if now < cutoff {
@@ -147,7 +157,9 @@ pub async fn resolve(
                 scopes: String::new(),
                 warnings: Vec::new(),
             };
-            return Ok(answer(token, AuthType::Jwt, None, warnings, Some(notice)));
+            let mut answer = answer(token, AuthType::Jwt, None, warnings, Some(notice));
+            answer.account_email = Some(creds.email).filter(|e| !e.is_empty());
+            return Ok(answer);
         }
         if blocked.is_none() {
             return Err(TokenError::JwtCutoffPassed(cutoff));

@@ -1,21 +1,38 @@
 //! Server-to-Server OAuth: `grant_type=account_credentials`, one shared
-//! token per org. Zoom has invalidated earlier S2S tokens when minting new
-//! ones, so a token is minted only when the stored one is about to expire.
+//! token per entry (an org may hold one entry per Zoom account, keyed by
+//! email). Zoom has invalidated earlier S2S tokens when minting new ones, so
+//! a token is minted only when the stored one is about to expire.
 
 use crate::app::AppState;
+use crate::domain::Email;
 use crate::zoom::{ClientAuth, TokenSet, UpstreamError};
 
 use super::refresh::obtain;
 use super::snapshot::Snapshot;
 use super::{LiveToken, TokenError};
 
-/// The org's S2S token, or `None` when the org has no S2S credentials.
-pub async fn s2s_token(app: &AppState, org_id: &str) -> Result<Option<LiveToken>, TokenError> {
-    match app.store.s2s(org_id).await? {
+/// Which of an org's entries serves `email`: the entry with that email,
+/// else the first one (`entries` come earliest created first).
+pub fn pick_account<T>(entries: Vec<T>, email: &Email, key: impl Fn(&T) -> &str) -> Option<T> {
+    let own = entries.iter().position(|e| key(e) == email.as_str());
+    entries.into_iter().nth(own.unwrap_or(0))
+}
+
+/// The S2S token for `email` with the email of the entry that served it, or
+/// `None` when the org has no S2S credentials.
+pub async fn s2s_token(
+    app: &AppState,
+    org_id: &str,
+    email: &Email,
+) -> Result<Option<(LiveToken, String)>, TokenError> {
+    let entries = app.store.s2s_entries(org_id).await?;
+    match pick_account(entries, email, |e| &e.email) {
         Some(row) => {
+            let account = row.email.clone();
             let ahead = app.config.refresh_ahead.as_secs();
             let wait = Some(app.config.upstream_timeout);
-            obtain(app, Snapshot::S2s(row), ahead, wait).await.map(Some)
+            let token = obtain(app, Snapshot::S2s(row), ahead, wait).await?;
+            Ok(Some((token, account)))
         }
         None => Ok(None),
     }

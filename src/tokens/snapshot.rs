@@ -107,9 +107,9 @@ pub(super) async fn reload(
             .map(Snapshot::Connection),
         Snapshot::S2s(s) => app
             .store
-            .s2s(&s.org_id)
+            .s2s_by_id(&s.id)
             .await?
-            .filter(|row| row.id == s.id)
+            .filter(|row| row.org_id == s.org_id)
             .map(Snapshot::S2s),
     })
 }

@@ -27,23 +27,18 @@ pub(super) async fn call_upstream(
     let wait = app.config.timing.refresh_answer;
     match snap {
         Snapshot::Connection(c) => {
-            // A connection keeps the Zoom app of its type.
-            let Some((id, secret)) = app.config.zoom_app(c.app_type) else {
-                return Err(UpstreamError::Protocol(format!(
-                    "no Zoom app is configured for {} connections",
-                    c.app_type
-                )));
-            };
+            // A connection keeps the Zoom app it was made with.
+            let zoom_app = super::apps::for_grant(app, c.oauth_app_id.as_deref(), c.app_type)
+                .await
+                .map_err(UpstreamError::Protocol)?;
             let sealed = c
                 .refresh_token
                 .as_deref()
                 .ok_or_else(|| UpstreamError::Protocol("no refresh token stored".into()))?;
             let refresh_token = opened(SealedColumn::CONNECTION_REFRESH_TOKEN, sealed)?;
-            let auth = ClientAuth {
-                client_id: id,
-                client_secret: secret,
-            };
-            app.zoom.refresh(&auth, &refresh_token, wait).await
+            app.zoom
+                .refresh(&zoom_app.auth(), &refresh_token, wait)
+                .await
         }
         Snapshot::S2s(s) => {
             let secret = opened(SealedColumn::S2S_CLIENT_SECRET, &s.client_secret)?;

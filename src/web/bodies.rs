@@ -20,12 +20,12 @@ fn id_text() -> Object {
     Required::schema(ID_MAX)
 }
 
-fn key_text() -> Object {
+pub(super) fn key_text() -> Object {
     Required::schema(KEY_MAX)
 }
 
 /// Write-only: never sent back.
-fn secret_text() -> Object {
+pub(super) fn secret_text() -> Object {
     let mut schema = Required::schema(SECRET_MAX);
     schema.write_only = Some(true);
     schema
@@ -35,6 +35,11 @@ fn secret_text() -> Object {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = JwtCredentials)]
 pub struct JwtBody {
+    /// The Zoom account's email this key serves; without it, the org-wide
+    /// entry (the one without an email) is set.
+    #[schema(value_type = Option<Email>)]
+    #[serde(default)]
+    email: Option<String>,
     #[schema(schema_with = key_text)]
     api_key: String,
     #[schema(schema_with = secret_text)]
@@ -46,7 +51,9 @@ impl JwtBody {
         let field = |name: &str, value: &str, max: usize| {
             Required::parse(name, value, max).map_err(invalid("invalid_field"))
         };
+        let email = self.email.as_deref().map(Email::parse).transpose();
         Ok(JwtKey {
+            email: email.map_err(invalid("invalid_email"))?,
             api_key: field("api_key", &self.api_key, KEY_MAX)?,
             api_secret: field("api_secret", &self.api_secret, SECRET_MAX)?,
         })

@@ -6,7 +6,9 @@
 pub mod bodies;
 pub mod cookies;
 pub mod form_guard;
+pub mod oauth_app_body;
 pub mod pages;
+pub mod sdk_bodies;
 pub mod views;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};

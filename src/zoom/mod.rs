@@ -4,6 +4,7 @@
 //! has a timeout. Redirects are never followed (an SSRF guard for the token
 //! exchange). Tokens are never put in a span or log line.
 
+pub mod scopes;
 mod types;
 
 use std::time::{Duration, Instant};
@@ -21,6 +22,34 @@ pub use types::*;
 pub struct ClientAuth<'a> {
     pub client_id: &'a str,
     pub client_secret: &'a str,
+}
+
+/// The OAuth app a grant is made and kept with: the deployment's (from the
+/// environment, `oauth_app_id` `None`) or an org's own (its row id).
+/// `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct AppCredentials {
+    pub oauth_app_id: Option<String>,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl AppCredentials {
+    pub fn auth(&self) -> ClientAuth<'_> {
+        ClientAuth {
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+        }
+    }
+}
+
+impl std::fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredentials")
+            .field("oauth_app_id", &self.oauth_app_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone)]

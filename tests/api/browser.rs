@@ -135,6 +135,12 @@ async fn an_admin_migrates_from_jwt_to_oauth_in_chromium() {
             "TOKENBROKER_JWT_NEW_CREDENTIALS_CUTOFF",
             "2099-06-01T00:00:00Z",
         ),
+        ("ZOOM_SCOPES", "user:read"),
+        (
+            "ZOOM_PRODUCTS",
+            "meetings=meeting:read meeting:write;webinar=webinar:read",
+        ),
+        ("ZOOM_REQUIRED_SCOPES", "meeting:write"),
     ])
     .await;
     let put = app
@@ -167,10 +173,13 @@ async fn an_admin_migrates_from_jwt_to_oauth_in_chromium() {
     );
     shot(&c, "1-jwt-warning").await;
 
-    // 3. Authorize: confirm on the connect page, then consent on the sandbox Zoom.
+    // 3. Authorize: choose products on the connect page (untick webinar),
+    // confirm, then consent on the sandbox Zoom.
     click(&c, "#authorize").await;
     let kind = wait_text(&c, "dl", "CRM user").await;
     assert!(kind.contains("admin@acme.example"), "{kind}");
+    wait_text(&c, "fieldset.products", "webinar").await;
+    click(&c, "input[name=product][value=webinar]").await;
     shot(&c, "2a-connect-page").await;
     click(&c, "button.primary").await;
     let email = c
@@ -197,7 +206,13 @@ async fn an_admin_migrates_from_jwt_to_oauth_in_chromium() {
         "the result was taken out of the URL"
     );
     shot(&c, "3-connected").await;
-    assert_eq!(app.connections().await[0]["status"], "active");
+    let connection = &app.connections().await[0];
+    assert_eq!(connection["status"], "active");
+    assert_eq!(
+        connection["scopes"],
+        json!(["user:read", "meeting:read", "meeting:write"]),
+        "the ticked product's scopes, not the unticked one's"
+    );
 
     // 5. Disconnect (confirming the dialog); the org falls back to JWT.
     c.find(Locator::Css("#connections tbody button.danger"))

@@ -180,6 +180,7 @@ async fn rotate_keys_reseals_everything_and_is_safe_to_repeat() {
                 .put_jwt(&JwtCredentials {
                     id,
                     org_id: org.id,
+                    email: String::new(),
                     api_key: "k".into(),
                     api_secret: sealed,
                     created_at: 0,
@@ -235,7 +236,7 @@ async fn rotate_keys_reseals_everything_and_is_safe_to_repeat() {
 }
 
 /// Every sealed column (connection tokens, S2S secret and token, JWT secret,
-/// PKCE verifier) is re-sealed beside a running server that keeps refreshing;
+/// PKCE verifier, Meeting SDK secret) is re-sealed beside a running server that keeps refreshing;
 /// a wrong key leaves every value untouched.
 #[tokio::test]
 async fn rotate_keys_reseals_every_column_beside_a_running_server() {
@@ -275,6 +276,22 @@ async fn rotate_keys_reseals_every_column_beside_a_running_server() {
         )
         .await;
     assert_eq!(put.status(), reqwest::StatusCode::NO_CONTENT);
+    // An org's own Zoom app, with its sealed secret and webhook token.
+    let own = serde_json::json!({ "client_id": "own-id", "client_secret": "own-secret",
+        "app_type": "account", "webhook_secret_token": "own-hook" });
+    let put = app
+        .send_json(reqwest::Method::PUT, "/api/v1/orgs/acme/oauth-app", own)
+        .await;
+    assert_eq!(put.status(), reqwest::StatusCode::NO_CONTENT);
+    let sdk = serde_json::json!({ "sdk_key": "sk", "sdk_secret": "sdk-secret" });
+    let put = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/sdk-credentials",
+            sdk,
+        )
+        .await;
+    assert_eq!(put.status(), reqwest::StatusCode::NO_CONTENT);
     // A pending authorization, with its sealed PKCE verifier.
     let url = app.connect_url("bob@acme.example", "user", None).await;
     crate::helpers::submit_link_page(&crate::helpers::browser(), &url).await;
@@ -299,6 +316,9 @@ async fn rotate_keys_reseals_every_column_beside_a_running_server() {
         ("s2s_credentials", "access_token"),
         ("jwt_credentials", "api_secret"),
         ("pending_authorizations", "pkce_verifier"),
+        ("org_oauth_apps", "client_secret"),
+        ("org_oauth_apps", "webhook_secret_token"),
+        ("sdk_credentials", "sdk_secret"),
     ];
     for (table, col) in expected {
         assert!(

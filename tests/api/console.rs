@@ -267,7 +267,8 @@ async fn the_console_never_sends_a_stored_secret_back() {
     );
     let overview: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(overview["migration"]["state"], "jwt_only");
-    assert_eq!(overview["jwt"]["api_key_hint"], "lega…");
+    assert_eq!(overview["jwt_accounts"][0]["api_key_hint"], "lega…");
+    assert!(overview["jwt_accounts"][0]["email"].is_null());
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Integration tests over real sockets against the sandbox Zoom. The same
 //! suite runs on SQLite (default) and PostgreSQL (`TEST_DATABASE_URL`).
 
+mod accounts;
 mod auth;
 mod browser;
+mod browser_accounts;
 mod callback_failures;
 mod cli;
 mod connect_flow;
@@ -15,18 +17,21 @@ mod events;
 mod helpers;
 mod isolation;
 mod leases;
+mod oauth_app;
 mod openapi;
 mod ops;
 mod paging;
 mod paging_plans;
 mod pg_cluster;
 mod process;
+mod products;
 mod refresh;
 mod refresh_durability;
 mod refresh_failures;
 mod refresh_on_use;
 mod replica_faults;
 mod replicas;
+mod sdk;
 mod sign_in;
 mod store;
 mod sweep_plan;

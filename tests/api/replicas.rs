@@ -229,6 +229,37 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         .json(&serde_json::json!({ "email": "ops@acme.example", "account_id": "acct-9", "client_id": "s2s-id", "client_secret": "s2s-very-secret" }))
         .send().await.unwrap();
     assert_eq!(s2s.status(), StatusCode::NO_CONTENT);
+    let own_app = api
+        .put(format!("{base_b}/api/v1/orgs/acme/oauth-app"))
+        .bearer_auth(&api_key)
+        .json(
+            &serde_json::json!({ "client_id": "own-id", "client_secret": "own-app-very-secret",
+            "app_type": "account", "webhook_secret_token": "own-app-webhook-very-secret" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own_app.status(), StatusCode::NO_CONTENT);
+    // A Meeting SDK app, and a signature made with its secret.
+    let sdk = api
+        .put(format!("{base_b}/api/v1/orgs/acme/sdk-credentials"))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({ "sdk_key": "sdk-key-1", "sdk_secret": "sdk-very-secret" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sdk.status(), StatusCode::NO_CONTENT);
+    let signed: Value = api
+        .post(format!("{base_b}/api/v1/orgs/acme/sdk-signature"))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({ "meeting_number": 123456789, "role": 0 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sdk_signature = signed["signature"].as_str().unwrap().to_string();
 
     // Error paths too: a wrong key secret, and a sign-in link used in a browser.
     let wrong_secret = "WrongSecretThatMustNeverBeLoggedXXXXXXXXXXXXX";
@@ -291,6 +322,8 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         first_refresh,
         verifier,
         s2s_access,
+        "own-app-very-secret".to_string(),
+        "own-app-webhook-very-secret".to_string(),
         link_token,
         wrong_secret.to_string(),
         minted_jwt,
@@ -302,6 +335,8 @@ async fn two_replicas_refresh_once_and_never_log_secrets() {
         CLIENT_SECRET.to_string(),
         "s2s-very-secret".into(),
         "jwt-very-secret".into(),
+        "sdk-very-secret".into(),
+        sdk_signature,
     ];
 
     // SIGTERM: both drain and exit cleanly.

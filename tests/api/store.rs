@@ -28,6 +28,7 @@ fn session(org_id: &str, hash: &str, expires_at: i64) -> ConnectSession {
         expires_at,
         consumed_at: None,
         created_at: 0,
+        products: Some("meetings webinar".into()),
     }
 }
 
@@ -44,6 +45,7 @@ fn pending(session: &ConnectSession, hash: &str, expires_at: i64) -> PendingAuth
         expires_at,
         used_at: None,
         created_at: 0,
+        oauth_app_id: None,
     }
 }
 

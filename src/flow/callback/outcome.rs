@@ -64,6 +64,16 @@ pub(super) async fn finish_with(
                 p { "Nothing was saved. Ask your Zoom admin to start the authorization from the CRM." }
             },
         ),
+        Outcome::MissingScopes { missing } => page(
+            StatusCode::FORBIDDEN,
+            Tone::Error,
+            "Zoom did not grant what the CRM needs",
+            html! {
+                p { "The approval on Zoom did not include these permissions (scopes), which the CRM requires:" }
+                ul { @for scope in &missing { li { code { (scope) } } } }
+                p { "Nothing was saved, and the approval was withdrawn. Start again from your CRM and keep the products that need these permissions selected; if Zoom did not offer them, ask your Zoom admin to allow them for the app." }
+            },
+        ),
         Outcome::ZoomError(reason) => page(
             StatusCode::BAD_REQUEST,
             Tone::Error,
