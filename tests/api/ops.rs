@@ -74,7 +74,7 @@ async fn a_wrong_method_answers_json_with_allow() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["allow"], "PUT,DELETE");
+    assert_eq!(response.headers()["allow"], "PUT,DELETE,GET,HEAD");
     assert_eq!(
         error_code(response, StatusCode::METHOD_NOT_ALLOWED).await,
         "method_not_allowed"
