@@ -205,3 +205,47 @@ async fn an_events_url_without_a_valid_secret_is_a_config_error() {
     assert_eq!(err.var, "TOKENBROKER_EVENTS_SECRET");
     assert!(!err.to_string().contains("not-whsec"), "{err}");
 }
+
+/// Makes every write to the outbox fail, through a trigger in the database.
+async fn refuse_outbox_writes(database_url: &str) {
+    if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_events BEFORE INSERT ON events
+             BEGIN SELECT RAISE(ABORT, 'outbox refused'); END",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        for statement in [
+            "CREATE FUNCTION refuse_events() RETURNS trigger AS $$
+             BEGIN RAISE EXCEPTION 'outbox refused'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_events BEFORE INSERT ON events
+             FOR EACH ROW EXECUTE FUNCTION refuse_events()",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_change_whose_event_cannot_be_written_does_not_happen() {
+    let app = spawn_app_with(&[]).await;
+    let id = app.connect("ann@acme.example", "user", "Member").await;
+    let before = app.app.store.connection_by_id(&id).await.unwrap().unwrap();
+    refuse_outbox_writes(&app.database_url()).await;
+    let store = &app.app.store;
+    assert!(store.delete_connection(&app.org.id, &id).await.is_err());
+    assert!(store
+        .mark_needs_reauth(&id, before.version, "refused", 1)
+        .await
+        .is_err());
+    let after = store.connection_by_id(&id).await.unwrap();
+    let after = after.expect("the delete was rolled back with its event");
+    assert_eq!(after.status, before.status);
+    assert_eq!(after.version, before.version, "nor was it marked");
+    let page = events(&app, "").await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1, "{page:#}");
+}
