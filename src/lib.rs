@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod flow;
+pub mod invalidation;
 pub mod openapi;
 pub mod ops;
 #[cfg(feature = "sandbox")]

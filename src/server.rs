@@ -88,10 +88,14 @@ pub async fn launch_with_tcp_listener(
         .background_refresh
         .then(|| spawn_background_refresher(app.clone()));
     let usage = spawn_usage_flusher(app.clone());
+    let listener_task = crate::invalidation::spawn_listener(app.clone());
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     if let Some(handle) = refresher {
+        handle.abort();
+    }
+    if let Some(handle) = listener_task {
         handle.abort();
     }
     // The uses of the last few seconds decide what stays fresh.

@@ -62,6 +62,11 @@ struct EndpointLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefreshLabels {
     kind: String,
     outcome: String,
@@ -76,6 +81,8 @@ pub struct Metrics {
     upstream: Family<UpstreamLabels, Counter>,
     upstream_latency: Family<EndpointLabels, Histogram>,
     refreshes: Family<RefreshLabels, Counter>,
+    token_cache: Family<OutcomeLabels, Counter>,
+    listener_up: prometheus_client::metrics::gauge::Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -119,8 +126,22 @@ impl Default for Metrics {
             "Upstream token refreshes by kind and outcome",
             refreshes.clone(),
         );
+        let token_cache = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "token_cache_lookups",
+            "Token API lookups of the in-memory token cache, by outcome (hit, miss)",
+            token_cache.clone(),
+        );
+        let listener_up = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "invalidation_listener_up",
+            "1 while the cross-replica invalidation listener is connected (or not needed)",
+            listener_up.clone(),
+        );
         Self {
             registry: Arc::new(registry),
+            token_cache,
+            listener_up,
             requests,
             latency,
             upstream,
@@ -152,6 +173,19 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// A token cache lookup: `hit` or `miss`.
+    pub fn token_cache(&self, outcome: &str) {
+        self.token_cache
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    pub fn listener_up(&self, up: bool) {
+        self.listener_up.set(i64::from(up));
     }
 
     pub fn encode(&self) -> String {

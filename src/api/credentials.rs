@@ -11,6 +11,7 @@ use crate::web::{ApiJson, ApiPath};
 
 use super::responses::{Always, BodyErrors};
 use super::Caller;
+use crate::domain::Scope;
 
 /// Set the legacy JWT key
 ///
@@ -39,6 +40,7 @@ pub async fn put_jwt(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<JwtBody>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::set_jwt(&app, &org, &caller.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -65,6 +67,7 @@ pub async fn delete_jwt(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::remove_jwt(&app, &org, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -101,6 +104,7 @@ pub async fn put_s2s(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<S2sBody>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::set_s2s(&app, &org, &caller.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -127,6 +131,7 @@ pub async fn delete_s2s(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::remove_s2s(&app, &org, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)

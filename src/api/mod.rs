@@ -5,6 +5,7 @@
 //! path), so a route cannot exist without its OpenAPI description.
 
 mod admin_links;
+mod api_keys;
 mod audit;
 mod auth;
 mod connect_sessions;
@@ -35,4 +36,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(admin_links::create))
         .routes(routes!(migration_report::report))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
 }

@@ -23,7 +23,7 @@ pub use background::spawn_background_refresher;
 pub use failure::LOST_ANSWER_REASON;
 pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
-pub use resolve::{resolve, ResolvedToken};
+pub use resolve::{resolve, resolve_within, ResolvedToken};
 pub use s2s::{fetch_s2s_token, s2s_token};
 pub use usage::{flush_usage, spawn_usage_flusher, UsageLog};
 

@@ -11,9 +11,19 @@ use super::{LiveToken, TokenError};
 
 /// The org's S2S token, or `None` when the org has no S2S credentials.
 pub async fn s2s_token(app: &AppState, org_id: &str) -> Result<Option<LiveToken>, TokenError> {
+    s2s_token_for(app, org_id, 0).await
+}
+
+/// As `s2s_token`, minting a new token first if the stored one would expire
+/// within `min_valid` seconds.
+pub async fn s2s_token_for(
+    app: &AppState,
+    org_id: &str,
+    min_valid: u64,
+) -> Result<Option<LiveToken>, TokenError> {
     match app.store.s2s(org_id).await? {
         Some(row) => {
-            let ahead = app.config.refresh_ahead.as_secs();
+            let ahead = app.config.refresh_ahead.as_secs().max(min_valid);
             let wait = Some(app.config.upstream_timeout);
             obtain(app, Snapshot::S2s(row), ahead, wait).await.map(Some)
         }
