@@ -12,6 +12,7 @@ use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::domain::{Actor, AuditAction, AuditOutcome};
+use crate::invalidation::{Invalidation, Invalidator};
 use crate::store::{ApiKey, DynStore, NewAuditEvent, Org, Store};
 use crate::telemetry::Metrics;
 use crate::tokens::Refresher;
@@ -35,18 +36,23 @@ pub struct App {
     pub refresher: Refresher,
     /// Names this process as a refresh lease owner.
     pub instance_id: String,
-    /// Hot-path caches; see `App::forget_tokens` for invalidation.
+    /// Hot-path caches; see `App::invalidate` for invalidation.
     pub caches: Caches,
+    /// Cross-replica invalidation state (`crate::invalidation`).
+    pub invalidator: Invalidator,
 }
 
 /// In-memory caches that keep the token API off the database when nothing changed.
 pub struct Caches {
-    /// API key rows by key id. Keys are never edited, only created.
+    /// API key rows by key id; a revocation invalidates its entry everywhere.
     pub api_keys: TtlCache<String, ApiKey>,
+    /// API keys' uses, written to `api_keys.last_used_at` in batches.
+    pub api_key_usage: crate::tokens::UsageLog,
     /// Orgs by slug. Orgs are never renamed or deleted.
     pub orgs: TtlCache<String, Org>,
-    /// Resolved tokens by (org id, email), for at most `token_ttl`, and never
-    /// for a token inside any refresh window.
+    /// Resolved tokens by (org id, email), never for a token inside any
+    /// refresh window; for at most `token_ttl` while cross-replica
+    /// invalidation is not live.
     pub tokens: TtlCache<(String, String), ResolvedToken>,
     pub token_ttl: Duration,
 }
@@ -86,6 +92,10 @@ impl App {
             .collect();
         let config_token_ttl = config.token_cache_ttl;
         let clock = Clock::with_offset(config.timing.clock_offset_secs);
+        // SQLite: one process, so in-process invalidation is all there is.
+        // PostgreSQL: live once the listener has connected.
+        let invalidator = Invalidator::new(store.backend() != "postgres" && config.invalidation);
+        metrics.listener_up(invalidator.is_live());
         Self {
             config,
             store,
@@ -95,9 +105,11 @@ impl App {
             metrics,
             clock,
             refresher: Refresher::default(),
+            invalidator,
             instance_id: uuid::Uuid::new_v4().to_string(),
             caches: Caches {
                 api_keys: TtlCache::new(10_000),
+                api_key_usage: Default::default(),
                 orgs: TtlCache::new(10_000),
                 tokens: TtlCache::new(100_000),
                 token_ttl: config_token_ttl,
@@ -109,10 +121,41 @@ impl App {
         AppState(Arc::new(self))
     }
 
-    /// Drops this process's cached tokens of an org after anything changed
-    /// its connections or credentials.
+    /// Drops every replica's cached tokens of an org after anything changed
+    /// its connections, credentials or apps (`invalidate`'s old name).
     pub fn forget_tokens(&self, org_id: &str) {
-        self.caches.tokens.remove_where(|(org, _)| org == org_id);
+        self.invalidate(Invalidation::OrgTokens(org_id.to_string()));
+    }
+
+    /// Drops the entries `what` names from this process's caches now, and on
+    /// PostgreSQL from every replica's, through `NOTIFY` (sent in the
+    /// background: the caller's write is already committed).
+    pub fn invalidate(&self, what: Invalidation) {
+        self.apply_invalidation(&what);
+        if self.store.backend() == "postgres" {
+            let store = self.store.clone();
+            let payload = what.encode();
+            tokio::spawn(async move {
+                if let Err(err) = store.notify_invalidation(&payload).await {
+                    tracing::warn!(%err, %payload, "could not notify the other replicas");
+                }
+            });
+        }
+    }
+
+    /// Drops the entries `what` names from this process's caches only.
+    pub fn apply_invalidation(&self, what: &Invalidation) {
+        self.invalidator.bump();
+        match what {
+            Invalidation::OrgTokens(org_id) => {
+                self.caches.tokens.remove_where(|(org, _)| org == org_id)
+            }
+            Invalidation::ApiKey(id) => self.caches.api_keys.remove_where(|k| k == id),
+            Invalidation::All => {
+                self.caches.tokens.remove_where(|_| true);
+                self.caches.api_keys.remove_where(|_| true);
+            }
+        }
     }
 
     /// Records a security event. A failed write is logged, never fatal:

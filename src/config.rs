@@ -71,6 +71,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub upstream_timeout: Duration,
     pub background_refresh: bool,
+    /// `TOKENBROKER_INVALIDATION` (default 1): hold cached tokens until their
+    /// refresh window, invalidated across replicas by `LISTEN/NOTIFY` on
+    /// PostgreSQL. 0: the short `TOKENBROKER_TOKEN_CACHE_MS` TTL only.
+    pub invalidation: bool,
     pub refresh_concurrency: usize,
     pub refresh_sweep: Duration,
     pub token_cache_ttl: Duration,
@@ -247,6 +251,11 @@ impl Config {
             background_refresh: parse_num(
                 "TOKENBROKER_BACKGROUND_REFRESH",
                 var("TOKENBROKER_BACKGROUND_REFRESH"),
+                1,
+            )? != 0,
+            invalidation: parse_num(
+                "TOKENBROKER_INVALIDATION",
+                var("TOKENBROKER_INVALIDATION"),
                 1,
             )? != 0,
             token_cache_ttl: Duration::from_millis(parse_num(

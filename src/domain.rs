@@ -271,6 +271,45 @@ string_enum!(
 );
 
 string_enum!(
+    /// What an API key may do. `tokens:read`: the token API and reading
+    /// connections; `connect`: connect sessions and disconnecting;
+    /// `credentials`: S2S and JWT credentials; `admin`: operator calls.
+    Scope {
+        TokensRead => "tokens:read",
+        Connect => "connect",
+        Credentials => "credentials",
+        Admin => "admin",
+    }
+);
+
+impl Scope {
+    /// Parses a comma- or space-separated list; empty means none, which is refused.
+    pub fn parse_list(text: &str) -> Result<Vec<Scope>, InvalidValue> {
+        let mut scopes = Vec::new();
+        for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
+            let scope: Scope = part.parse()?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err(InvalidValue("at least one scope is needed".into()));
+        }
+        scopes.sort_by_key(|s| Scope::ALL.iter().position(|a| a == s));
+        Ok(scopes)
+    }
+
+    /// The stored form: the scopes' texts, space-separated.
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+string_enum!(
     /// What an audit entry records. The text is the stable name stored and shown.
     AuditAction {
         AdminSignedIn => "admin.signed_in",

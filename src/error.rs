@@ -37,6 +37,10 @@ pub enum ApiError {
     #[error("missing or unknown API key")]
     Unauthorized,
     #[error("{0}")]
+    KeyExpired(String),
+    #[error("{0}")]
+    InsufficientScope(String),
+    #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
@@ -85,6 +89,8 @@ impl ApiError {
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::KeyExpired(_) => (StatusCode::UNAUTHORIZED, "api_key_expired"),
+            Self::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
@@ -111,6 +117,8 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::Unauthenticated => Self::Unauthorized,
+            err @ ServiceError::KeyExpired(_) => Self::KeyExpired(err.to_string()),
+            ServiceError::InsufficientScope(message) => Self::InsufficientScope(message),
             ServiceError::Invalid { code, message } => Self::BadRequest { code, message },
             ServiceError::NotFound(message) => Self::NotFound(message),
             ServiceError::Forbidden(message) => Self::Forbidden(message),

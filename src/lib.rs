@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod flow;
+pub mod invalidation;
 pub mod openapi;
 pub mod ops;
 #[cfg(feature = "sandbox")]

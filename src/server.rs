@@ -89,6 +89,7 @@ pub async fn launch_with_tcp_listener(
         .then(|| spawn_background_refresher(app.clone()));
     let usage = spawn_usage_flusher(app.clone());
     let events = crate::events::spawn_delivery(app.clone());
+    let listener_task = crate::invalidation::spawn_listener(app.clone());
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -97,6 +98,9 @@ pub async fn launch_with_tcp_listener(
     }
     if let Some(events) = events {
         events.shutdown().await;
+    }
+    if let Some(handle) = listener_task {
+        handle.abort();
     }
     // The uses of the last few seconds decide what stays fresh.
     usage.abort();

@@ -89,6 +89,8 @@ pub struct Metrics {
     refreshes: Family<RefreshLabels, Counter>,
     event_deliveries: Family<OutcomeLabels, Counter>,
     event_backlog: Family<StatusLabels, Gauge>,
+    token_cache: Family<OutcomeLabels, Counter>,
+    listener_up: prometheus_client::metrics::gauge::Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -144,8 +146,22 @@ impl Default for Metrics {
             "Events to the CRM not delivered, by status: pending, failed",
             event_backlog.clone(),
         );
+        let token_cache = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "token_cache_lookups",
+            "Token API lookups of the in-memory token cache, by outcome (hit, miss)",
+            token_cache.clone(),
+        );
+        let listener_up = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "invalidation_listener_up",
+            "1 while the cross-replica invalidation listener is connected (or not needed)",
+            listener_up.clone(),
+        );
         Self {
             registry: Arc::new(registry),
+            token_cache,
+            listener_up,
             requests,
             latency,
             upstream,
@@ -189,6 +205,15 @@ impl Metrics {
             .inc();
     }
 
+    /// A token cache lookup: `hit` or `miss`.
+    pub fn token_cache(&self, outcome: &str) {
+        self.token_cache
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
     /// Sets the gauge of undelivered events (read from the database at scrape time).
     pub fn event_backlog(&self, status: &str, count: i64) {
         self.event_backlog
@@ -196,6 +221,10 @@ impl Metrics {
                 status: status.into(),
             })
             .set(count);
+    }
+
+    pub fn listener_up(&self, up: bool) {
+        self.listener_up.set(i64::from(up));
     }
 
     pub fn encode(&self) -> String {

@@ -14,6 +14,7 @@ use crate::web::{invalid, ApiJson, ApiPath};
 
 use super::responses::{Always, BodyErrors};
 use super::Caller;
+use crate::domain::Scope;
 
 #[derive(Deserialize, ToSchema)]
 #[schema(as = NewAdminLink)]
@@ -58,6 +59,7 @@ pub async fn create(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<NewLink>,
 ) -> ApiResult<(StatusCode, Json<Link>)> {
+    caller.require(Scope::Admin)?;
     let org = caller.org(&app, &org).await?;
     let email = Email::parse(&body.email).map_err(invalid("invalid_email"))?;
     let link = admin::issue_link(&app, &org, &email, &caller.actor()).await?;

@@ -11,6 +11,7 @@ use crate::web::{ApiPath, ApiQuery};
 
 use super::responses::Always;
 use super::Caller;
+use crate::domain::Scope;
 
 /// Read the org's security audit log
 ///
@@ -37,6 +38,7 @@ pub async fn list(
     ApiPath(org): ApiPath<String>,
     ApiQuery(page): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPageView>> {
+    caller.require(Scope::Admin)?;
     let org = caller.org(&app, &org).await?;
     let page = audit::page(&app, &org, page.from()?, page.limit.as_deref()).await?;
     Ok(Json(page.into()))

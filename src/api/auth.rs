@@ -6,7 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
-use crate::domain::Actor;
+use crate::domain::{Actor, Scope};
 use crate::error::ApiError;
 use crate::service::{api_keys, orgs, ServiceError};
 use crate::store::Org;
@@ -17,6 +17,8 @@ pub struct Caller {
     pub key_id: String,
     /// `None`: an all-orgs key.
     pub org_scope: Option<String>,
+    /// What the key may do; each handler states the scope it needs.
+    pub scopes: Vec<Scope>,
 }
 
 impl Caller {
@@ -27,6 +29,19 @@ impl Caller {
     /// Resolves an org the key may act on; another org's slug is a 404.
     pub async fn org(&self, app: &AppState, slug: &str) -> Result<Org, ApiError> {
         Ok(orgs::visible(app, self.org_scope.as_deref(), slug).await?)
+    }
+
+    /// Refuses the call with `403 insufficient_scope` unless the key has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        Ok(api_keys::require(&self.scopes, scope)?)
+    }
+
+    /// As `require`, for a call any one of `scopes` allows.
+    pub fn require_any(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+        match scopes.iter().find(|s| self.scopes.contains(s)) {
+            Some(_) => Ok(()),
+            None => self.require(scopes[0]),
+        }
     }
 
     /// Operator-wide calls need a key that is not limited to one org.
@@ -61,6 +76,7 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         tracing::Span::current().record("api_key", key.id.as_str());
         Ok(Caller {
+            scopes: api_keys::scopes_of(&key),
             key_id: key.id,
             org_scope: key.org_id,
         })

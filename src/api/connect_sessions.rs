@@ -15,6 +15,7 @@ use crate::zoom::scopes::ProductName;
 
 use super::responses::{Always, BodyErrors};
 use super::Caller;
+use crate::domain::Scope;
 
 #[derive(Deserialize, ToSchema)]
 #[schema(as = NewConnectSession)]
@@ -77,6 +78,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<NewSession>,
 ) -> ApiResult<(StatusCode, Json<CreatedSession>)> {
+    caller.require(Scope::Connect)?;
     let org = caller.org(&app, &body.org).await?;
     let new = NewConnectSession {
         email: Email::parse(&body.email).map_err(invalid("invalid_email"))?,

@@ -13,6 +13,7 @@ use crate::web::{ApiPath, ApiQuery};
 
 use super::responses::Always;
 use super::Caller;
+use crate::domain::Scope;
 
 /// List the org's connections, a page at a time
 ///
@@ -41,6 +42,7 @@ pub async fn list(
     ApiPath(org): ApiPath<String>,
     ApiQuery(params): ApiQuery<ConnectionListParams>,
 ) -> ApiResult<Json<ConnectionPageView>> {
+    caller.require(Scope::TokensRead)?;
     let org = caller.org(&app, &org).await?;
     Ok(Json(
         paging::connections_page(&app, &org, &params).await?.into(),
@@ -69,6 +71,7 @@ pub async fn show(
     caller: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<ConnectionView>> {
+    caller.require(Scope::TokensRead)?;
     let org = caller.org(&app, &org).await?;
     Ok(Json(connections::get(&app, &org, &id).await?.into()))
 }
@@ -100,6 +103,7 @@ pub async fn disconnect(
     caller: Caller,
     ApiPath((org, id)): ApiPath<(String, String)>,
 ) -> ApiResult<(StatusCode, HeaderMap)> {
+    caller.require_any(&[Scope::Connect, Scope::Admin])?;
     let org = caller.org(&app, &org).await?;
     let warning = connections::disconnect(&app, &org, &id, &caller.actor()).await?;
     let mut headers = HeaderMap::new();

@@ -11,6 +11,7 @@ use crate::web::{ApiJson, ApiPath};
 
 use super::responses::{Always, BodyErrors};
 use super::Caller;
+use crate::domain::Scope;
 
 /// Set a legacy JWT key
 ///
@@ -41,6 +42,7 @@ pub async fn put_jwt(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<JwtBody>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::set_jwt(&app, &org, &caller.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -67,6 +69,7 @@ pub async fn delete_jwt(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::remove_jwt(&app, &org, &caller.actor(), Entries::All).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -105,6 +108,7 @@ pub async fn put_s2s(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<S2sBody>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::set_s2s(&app, &org, &caller.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -131,6 +135,7 @@ pub async fn delete_s2s(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     credentials::remove_s2s(&app, &org, &caller.actor(), Entries::All).await?;
     Ok(StatusCode::NO_CONTENT)

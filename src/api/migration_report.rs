@@ -15,6 +15,7 @@ use crate::web::ApiQuery;
 
 use super::responses::Always;
 use super::Caller;
+use crate::domain::Scope;
 
 /// An unknown format is `400 invalid_query`, never a silent JSON answer.
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, ToSchema)]
@@ -53,7 +54,6 @@ pub struct FormatQuery {
             (String = "text/csv"),
         )),
         (status = 400, body = ErrorBody, description = "`invalid_query`: e.g. an unknown `format`."),
-        (status = 403, body = ErrorBody, description = "`forbidden`: the key is limited to one org."),
         Always,
     )
 )]
@@ -62,6 +62,7 @@ pub async fn report(
     caller: Caller,
     ApiQuery(query): ApiQuery<FormatQuery>,
 ) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
     caller.require_all_orgs("the migration report")?;
     let report = migration_report(&app).await?;
     Ok(match query.format {

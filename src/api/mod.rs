@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin_links;
+mod api_keys;
 mod audit;
 mod auth;
 mod connect_sessions;
@@ -53,4 +54,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_links::create))
         .routes(routes!(migration_report::report))
         .routes(routes!(oauth_app::put, oauth_app::get, oauth_app::delete))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
 }

@@ -14,9 +14,14 @@ use crate::error::ErrorBody;
 /// What any `/api/v1` call may answer, whatever it does.
 #[derive(IntoResponses)]
 pub enum Always {
-    /// `unauthorized`: no `Authorization: Bearer` header, or an unknown or revoked API key.
+    /// `unauthorized`: no `Authorization: Bearer` header, or an unknown or
+    /// revoked API key; `api_key_expired`: the key's expiry has passed.
     #[response(status = 401)]
     Unauthorized(ErrorBody),
+    /// `insufficient_scope`: the key lacks the scope this call needs; or
+    /// `forbidden`: an operator-wide call with a key limited to one org.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
     /// `internal`: something failed on our side. The detail is in the server's
     /// log, never in the answer.
     #[response(status = 500)]

@@ -5,7 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::App;
 use crate::config::{Config, ConfigError};
-use crate::domain::{rfc3339, Actor, Email, OrgSlug};
+use crate::domain::{rfc3339, Actor, Email, OrgSlug, Scope};
 use crate::service::{admin, api_keys, keys, orgs};
 
 use super::support::{now, open_store, CliError};
@@ -59,13 +59,29 @@ pub async fn org_list() -> Result<(), CliError> {
     Ok(())
 }
 
-pub async fn api_key_create(org: Option<&str>, label: Option<String>) -> Result<(), CliError> {
+pub async fn api_key_create(
+    org: Option<&str>,
+    label: Option<String>,
+    scopes: Option<&str>,
+    expires_in_days: Option<u32>,
+) -> Result<(), CliError> {
+    let scopes = match scopes {
+        Some(text) => {
+            Scope::parse_list(text).map_err(|e| CliError::Failed(format!("--scopes: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    let spec = api_keys::KeySpec {
+        label,
+        scopes,
+        expires_in_secs: expires_in_days.map(|d| i64::from(d) * 86_400),
+    };
     let store = open_store(&Config::from_env()?).await?;
     let org = match org {
         Some(slug) => Some(orgs::find(&store, slug).await?),
         None => None,
     };
-    let (row, key) = api_keys::create(&store, org.as_ref(), label, &Actor::Cli, now()).await?;
+    let (row, key) = api_keys::create(&store, org.as_ref(), spec, &Actor::Cli, now()).await?;
     let scope = org
         .map(|o| format!("org {}", o.slug))
         .unwrap_or_else(|| "all orgs".into());
@@ -85,7 +101,7 @@ pub async fn api_key_list(org: Option<&str>) -> Result<(), CliError> {
         .into_iter()
         .map(|o| (o.id, o.slug))
         .collect();
-    println!("id\torg\tlabel\tcreated\tlast_used\trevoked");
+    println!("id\torg\tlabel\tscopes\tcreated\tlast_used\texpires\trevoked");
     for key in api_keys::list(&store, org.as_ref()).await? {
         let org = match &key.org_id {
             Some(id) => slugs.get(id).cloned().unwrap_or_else(|| id.clone()),
@@ -93,11 +109,13 @@ pub async fn api_key_list(org: Option<&str>) -> Result<(), CliError> {
         };
         let when = |t: Option<i64>| t.map(rfc3339).unwrap_or_else(|| "-".into());
         println!(
-            "{}\t{org}\t{}\t{}\t{}\t{}",
+            "{}\t{org}\t{}\t{}\t{}\t{}\t{}\t{}",
             key.id,
             key.label.as_deref().unwrap_or("-"),
+            key.scopes.replace(' ', ","),
             rfc3339(key.created_at),
             when(key.last_used_at),
+            when(key.expires_at),
             when(key.revoked_at),
         );
     }

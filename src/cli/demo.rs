@@ -144,8 +144,14 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
             orgs::create(&store, &slug, Some("Demo CRM org"), now()).await?
         }
     };
-    let (_, api_key) =
-        api_keys::create(&store, Some(&org), Some("demo".into()), &Actor::Cli, now()).await?;
+    let (_, api_key) = api_keys::create(
+        &store,
+        Some(&org),
+        api_keys::KeySpec::label(Some("demo".into())),
+        &Actor::Cli,
+        now(),
+    )
+    .await?;
     let app = App::new(config, keyring, store).into_state();
     seed_legacy_jwt(&app, &org).await?;
     let link = admin_link(&app, &org, DEMO_ADMIN).await?;

@@ -96,6 +96,12 @@ enum ApiKeyCommand {
         all_orgs: bool,
         #[arg(long)]
         label: Option<String>,
+        /// Comma-separated: tokens:read, connect, credentials, admin. Default: all.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// The key stops working this many days from now. Default: never.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
     },
     /// List API keys (never their secrets).
     List {
@@ -153,8 +159,15 @@ async fn run(command: Command) -> Result<(), CliError> {
             command: OrgCommand::List,
         } => commands::org_list().await,
         Command::ApiKey { command } => match command {
-            ApiKeyCommand::Create { org, label, .. } => {
-                commands::api_key_create(org.as_deref(), label).await
+            ApiKeyCommand::Create {
+                org,
+                label,
+                scopes,
+                expires_in_days,
+                ..
+            } => {
+                commands::api_key_create(org.as_deref(), label, scopes.as_deref(), expires_in_days)
+                    .await
             }
             ApiKeyCommand::List { org } => commands::api_key_list(org.as_deref()).await,
             ApiKeyCommand::Revoke { id } => commands::api_key_revoke(&id).await,

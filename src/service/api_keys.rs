@@ -1,16 +1,48 @@
 //! API keys: `tb_<16 hex id>_<43 base64url secret>`. The secret carries 256
 //! bits; only its SHA-256 is stored and it is compared in constant time.
 
-use crate::app::{record_audit, AppState, LOOKUP_CACHE_TTL};
+use crate::app::{record_audit, AppState};
 use crate::crypto::{ct_eq, random_bytes, random_token, sha256_hex};
-use crate::domain::{Actor, AuditAction, AuditOutcome};
+use crate::domain::{Actor, AuditAction, AuditOutcome, Scope};
+use crate::invalidation::{key_cache_ttl, Invalidation};
 use crate::store::{ApiKey, DynStore, NewAuditEvent, Org};
 
 use super::{ServiceError, ServiceResult};
 
 const PREFIX: &str = "tb";
 
-/// A freshly minted key: the row to store and the plaintext to show once.
+/// The longest expiry a key may be given: ten years.
+pub const MAX_EXPIRY_SECS: i64 = 10 * 366 * 86_400;
+
+/// What a new key may do and until when.
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    pub label: Option<String>,
+    /// Empty: every scope.
+    pub scopes: Vec<Scope>,
+    /// Seconds from now; `None`: never expires.
+    pub expires_in_secs: Option<i64>,
+}
+
+impl KeySpec {
+    pub fn label(label: Option<String>) -> Self {
+        Self {
+            label,
+            scopes: Vec::new(),
+            expires_in_secs: None,
+        }
+    }
+}
+
+/// A key's scopes, as stored.
+pub fn scopes_of(key: &ApiKey) -> Vec<Scope> {
+    key.scopes
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// A freshly minted key with every scope: the row to store and the plaintext to show once.
 pub fn new_api_key(org_id: Option<String>, label: Option<String>, now: i64) -> (ApiKey, String) {
     let id = hex::encode(random_bytes::<8>());
     let secret = random_token();
@@ -22,6 +54,8 @@ pub fn new_api_key(org_id: Option<String>, label: Option<String>, now: i64) -> (
         created_at: now,
         last_used_at: None,
         revoked_at: None,
+        scopes: Scope::join(Scope::ALL),
+        expires_at: None,
     };
     (row, format!("{PREFIX}_{id}_{secret}"))
 }
@@ -31,11 +65,12 @@ pub fn new_api_key(org_id: Option<String>, label: Option<String>, now: i64) -> (
 pub async fn create(
     store: &DynStore,
     org: Option<&Org>,
-    label: Option<String>,
+    spec: KeySpec,
     actor: &Actor,
     now: i64,
 ) -> ServiceResult<(ApiKey, String)> {
-    let label = label
+    let label = spec
+        .label
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty());
     if label.as_ref().is_some_and(|l| l.len() > 200) {
@@ -44,7 +79,21 @@ pub async fn create(
             "a label is at most 200 characters",
         ));
     }
-    let (row, key) = new_api_key(org.map(|o| o.id.clone()), label, now);
+    let expires_at = match spec.expires_in_secs {
+        None => None,
+        Some(secs) if (60..=MAX_EXPIRY_SECS).contains(&secs) => Some(now + secs),
+        Some(_) => {
+            return Err(ServiceError::invalid(
+                "invalid_expiry",
+                format!("an expiry is between 60 seconds and {MAX_EXPIRY_SECS} seconds away"),
+            ))
+        }
+    };
+    let (mut row, key) = new_api_key(org.map(|o| o.id.clone()), label, now);
+    if !spec.scopes.is_empty() {
+        row.scopes = Scope::join(&spec.scopes);
+    }
+    row.expires_at = expires_at;
     store.insert_api_key(&row).await?;
     let scope = org
         .map(|o| format!("org {}", o.slug))
@@ -56,7 +105,7 @@ pub async fn create(
             actor: actor.to_string(),
             action: AuditAction::ApiKeyCreated,
             outcome: AuditOutcome::Success,
-            detail: format!("key {} for {scope}", row.id),
+            detail: format!("key {} for {scope}, scopes {}", row.id, row.scopes),
             created_at: now,
         },
     )
@@ -70,7 +119,8 @@ pub async fn list(store: &DynStore, org: Option<&Org>) -> ServiceResult<Vec<ApiK
 }
 
 /// Revokes a key: it answers 401 from then on (this process at once; other
-/// replicas when their key cache expires).
+/// replicas through `NOTIFY` on PostgreSQL, or within their fallback key
+/// cache TTL of 1 s while their listener is down).
 pub async fn revoke(
     store: &DynStore,
     app: Option<&AppState>,
@@ -83,8 +133,15 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("API key {id:?} not found")))?;
     let changed = store.revoke_api_key(id, now).await?;
-    if let Some(app) = app {
-        app.caches.api_keys.remove_where(|k| k == &key.id);
+    let what = Invalidation::ApiKey(key.id.clone());
+    match app {
+        Some(app) => app.invalidate(what),
+        // The CLI: no caches of its own, but the servers' must hear of it.
+        None => {
+            if let Err(err) = store.notify_invalidation(&what.encode()).await {
+                tracing::warn!(%err, "could not notify the servers of the revocation");
+            }
+        }
     }
     record_audit(
         store.as_ref(),
@@ -115,12 +172,24 @@ pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<ApiK
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ServiceError::Unauthenticated);
     }
-    let key = app
-        .caches
-        .api_keys
-        .get_or_load(id.to_string(), LOOKUP_CACHE_TTL, || app.store.api_key(id))
-        .await?
-        .ok_or(ServiceError::Unauthenticated)?;
+    let key = match app.caches.api_keys.get(&id.to_string()) {
+        Some(hit) => hit,
+        None => {
+            // A revocation heard while loading must not be cached over.
+            let generation = app.invalidator.generation();
+            let row = app
+                .store
+                .api_key(id)
+                .await?
+                .ok_or(ServiceError::Unauthenticated)?;
+            if app.invalidator.generation() == generation {
+                app.caches
+                    .api_keys
+                    .insert(id.to_string(), row.clone(), key_cache_ttl(app));
+            }
+            row
+        }
+    };
     let secret_ok = ct_eq(
         sha256_hex(secret.as_bytes()).as_bytes(),
         key.secret_hash.as_bytes(),
@@ -128,5 +197,21 @@ pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<ApiK
     if !secret_ok || key.revoked_at.is_some() {
         return Err(ServiceError::Unauthenticated);
     }
+    let now = app.clock.now();
+    if let Some(at) = key.expires_at.filter(|at| *at <= now) {
+        return Err(ServiceError::KeyExpired(at));
+    }
+    app.caches.api_key_usage.note(&key.id, now);
     Ok(key)
+}
+
+/// Refuses a key that lacks `scope`, naming what it has.
+pub fn require(key_scopes: &[Scope], scope: Scope) -> ServiceResult<()> {
+    if key_scopes.contains(&scope) {
+        return Ok(());
+    }
+    Err(ServiceError::InsufficientScope(format!(
+        "this API key lacks the {scope} scope (it has: {})",
+        Scope::join(key_scopes)
+    )))
 }

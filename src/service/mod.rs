@@ -70,6 +70,12 @@ pub enum ServiceError {
     /// No credentials, or unknown ones (401).
     #[error("missing or unknown API key")]
     Unauthenticated,
+    /// A known key whose expiry (unix seconds) has passed (401).
+    #[error("this API key expired at {}", crate::domain::rfc3339(*.0))]
+    KeyExpired(i64),
+    /// A known key without the scope the call needs (403 `insufficient_scope`).
+    #[error("{0}")]
+    InsufficientScope(String),
     /// The input is not acceptable (400).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },

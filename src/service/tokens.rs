@@ -5,24 +5,78 @@ use std::time::Duration;
 use crate::app::AppState;
 use crate::domain::Email;
 use crate::store::Org;
-use crate::tokens::{resolve, ResolvedToken};
+use crate::tokens::{resolve_within, ResolvedToken};
 
-use super::ServiceResult;
+use super::{ServiceError, ServiceResult};
+
+/// The most `min_valid_secs` may ask: the lifetime of a Zoom access token.
+pub const MAX_MIN_VALID_SECS: u64 = 3600;
+
+/// Parses `min_valid_secs` at the edge: absent is 0; anything but an
+/// integer from 0 to 3600 is `invalid_min_valid_secs`.
+pub fn parse_min_valid_secs(raw: Option<&str>) -> ServiceResult<u64> {
+    let Some(raw) = raw else { return Ok(0) };
+    match raw.parse::<u64>() {
+        Ok(n) if n <= MAX_MIN_VALID_SECS => Ok(n),
+        _ => Err(ServiceError::invalid(
+            "invalid_min_valid_secs",
+            format!("min_valid_secs is an integer from 0 to {MAX_MIN_VALID_SECS} (the lifetime of a Zoom access token)"),
+        )),
+    }
+}
 
 pub async fn token_for(app: &AppState, org: &Org, email: &Email) -> ServiceResult<ResolvedToken> {
+    token_for_at_least(app, org, email, 0).await
+}
+
+/// A token valid at least `min_valid` more seconds: a cached one if it is,
+/// else one resolved (and refreshed first if it would expire sooner).
+pub async fn token_for_at_least(
+    app: &AppState,
+    org: &Org,
+    email: &Email,
+    min_valid: u64,
+) -> ServiceResult<ResolvedToken> {
     let key = (org.id.clone(), email.to_string());
     if let Some(hit) = app.caches.tokens.get(&key) {
-        if safe_secs(app, &hit) > 0 {
+        if safe_secs(app, &hit) > 0 && lasts(app, &hit, min_valid) {
+            app.metrics.token_cache("hit");
             note_use(app, &hit);
             return Ok(hit);
         }
     }
-    let resolved = resolve(app, org, email).await?;
+    app.metrics.token_cache("miss");
+    // An invalidation heard while resolving must not be cached over.
+    let generation = app.invalidator.generation();
+    let resolved = resolve_within(app, org, email, min_valid).await?;
     note_use(app, &resolved);
-    app.caches
-        .tokens
-        .insert(key, resolved.clone(), cacheable_for(app, &resolved));
+    if !lasts(app, &resolved, min_valid) {
+        let left = resolved.expires_unix - app.clock.now();
+        if !resolved.cacheable {
+            // Degraded (Zoom down, a stored token still valid): not the caller's fault.
+            return Err(ServiceError::Unavailable {
+                detail: format!(
+                    "no token valid {min_valid} s could be had; {}",
+                    resolved.warnings.join("; ")
+                ),
+                retry_after_secs: 2,
+            });
+        }
+        return Err(ServiceError::invalid(
+            "invalid_min_valid_secs",
+            format!("min_valid_secs={min_valid} is more than this source grants: its fresh token is valid {left} s"),
+        ));
+    }
+    if app.invalidator.generation() == generation {
+        app.caches
+            .tokens
+            .insert(key, resolved.clone(), cacheable_for(app, &resolved));
+    }
     Ok(resolved)
+}
+
+fn lasts(app: &AppState, token: &ResolvedToken, min_valid: u64) -> bool {
+    token.expires_unix - app.clock.now() >= min_valid as i64
 }
 
 /// Every token handed out, from memory or not, marks its connection as in
@@ -33,15 +87,22 @@ fn note_use(app: &AppState, token: &ResolvedToken) {
     }
 }
 
-/// A token is cached briefly, and never once it is inside any refresh window
-/// (the request path's or the background refresher's), so a cached answer is
-/// never one a refresh may have replaced.
+/// A token is never cached once it is inside any refresh window (the
+/// request path's or the background refresher's), so a cached answer is
+/// never one a refresh may have replaced. Until then it is held as long as
+/// cross-replica invalidation is live, else `TOKENBROKER_TOKEN_CACHE_MS`.
 fn cacheable_for(app: &AppState, token: &ResolvedToken) -> Duration {
     let safe = safe_secs(app, token);
     if safe <= 0 || !token.cacheable {
         return Duration::ZERO;
     }
-    app.caches.token_ttl.min(Duration::from_secs(safe as u64))
+    let safe = Duration::from_secs(safe as u64);
+    // A zero TTL turns the cache off altogether.
+    if app.invalidator.is_live() && !app.caches.token_ttl.is_zero() {
+        safe
+    } else {
+        app.caches.token_ttl.min(safe)
+    }
 }
 
 /// Seconds until the token enters a refresh window, by the app's clock.

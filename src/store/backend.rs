@@ -18,6 +18,8 @@ pub trait Backend: Database {
     const PLAN_SETUP: &'static [&'static str];
     /// The column of a plan row that holds its text.
     const PLAN_COLUMN: usize;
+    /// Broadcasts `$1` to every listening replica; `None`: no such thing.
+    const NOTIFY: Option<&'static str>;
 }
 
 impl Backend for Sqlite {
@@ -27,6 +29,7 @@ impl Backend for Sqlite {
     // SQLite's planner already prefers any usable index, whatever the size.
     const PLAN_SETUP: &'static [&'static str] = &[];
     const PLAN_COLUMN: usize = 3;
+    const NOTIFY: Option<&'static str> = None;
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
     }
@@ -41,6 +44,7 @@ impl Backend for Postgres {
         "SET LOCAL enable_sort = off",
     ];
     const PLAN_COLUMN: usize = 0;
+    const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('tokenbroker_invalidate', $1)");
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
     }

@@ -70,6 +70,8 @@ where
             .bind(&key.secret_hash)
             .bind(&key.label)
             .bind(key.created_at)
+            .bind(&key.scopes)
+            .bind(key.expires_at)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -88,6 +90,27 @@ where
     async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool> {
         let query = sqlx::query(sql::REVOKE_API_KEY).bind(id).bind(now);
         Ok(DB::rows_affected(&query.execute(&self.pool).await?) == 1)
+    }
+
+    async fn record_api_key_use(&self, uses: &[(String, i64)]) -> StoreResult<u64> {
+        let mut changed = 0;
+        for (id, at) in uses {
+            let query = sqlx::query(sql::RECORD_API_KEY_USE)
+                .bind(id.as_str())
+                .bind(*at);
+            changed += DB::rows_affected(&query.execute(&self.pool).await?);
+        }
+        Ok(changed)
+    }
+
+    async fn notify_invalidation(&self, payload: &str) -> StoreResult<()> {
+        if let Some(statement) = DB::NOTIFY {
+            sqlx::query(statement)
+                .bind(payload)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {

@@ -73,6 +73,8 @@ forward! {
     fn api_key(id: &str) -> Option<ApiKey>;
     fn list_api_keys(org_id: Option<&str>) -> Vec<ApiKey>;
     fn revoke_api_key(id: &str, now: i64) -> bool;
+    fn record_api_key_use(uses: &[(String, i64)]) -> u64;
+    fn notify_invalidation(payload: &str) -> ();
     fn connect_session(token_hash: &str) -> Option<ConnectSession>;
     fn insert_connect_session(session: &ConnectSession) -> ();
     fn consume_connect_session(token_hash: &str, now: i64) -> Consumed<ConnectSession>;

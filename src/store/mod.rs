@@ -124,6 +124,11 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn list_api_keys(&self, org_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
     /// Marks a key revoked; false when it already was (or does not exist).
     async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Writes keys' latest uses (id, unix seconds), batched by the caller.
+    async fn record_api_key_use(&self, uses: &[(String, i64)]) -> StoreResult<u64>;
+    /// PostgreSQL: `NOTIFY` every replica's listener (`app::invalidation`);
+    /// SQLite: nothing (one process; invalidation stays in-process).
+    async fn notify_invalidation(&self, payload: &str) -> StoreResult<()>;
 
     async fn insert_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
     /// Reads a session without using it up.

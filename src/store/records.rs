@@ -23,6 +23,10 @@ pub struct ApiKey {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Space-separated `Scope` texts (migration 0009).
+    pub scopes: String,
+    /// Unix seconds after which the key answers 401; `None`: never.
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, FromRow)]

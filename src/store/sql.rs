@@ -14,13 +14,17 @@ pub const ORG_BY_ID: &str = "SELECT * FROM orgs WHERE id = $1";
 pub const LIST_ORGS: &str = "SELECT * FROM orgs ORDER BY slug";
 
 pub const INSERT_API_KEY: &str = "
-    INSERT INTO api_keys (id, org_id, secret_hash, label, created_at)
-    VALUES ($1, $2, $3, $4, $5)";
+    INSERT INTO api_keys (id, org_id, secret_hash, label, created_at, scopes, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const API_KEY: &str = "SELECT * FROM api_keys WHERE id = $1";
 pub const LIST_API_KEYS: &str = "
     SELECT * FROM api_keys WHERE ($1 IS NULL OR org_id = $1) ORDER BY created_at, id";
 pub const REVOKE_API_KEY: &str = "
     UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+/// A key's last use, written in batches; never moved back.
+pub const RECORD_API_KEY_USE: &str = "
+    UPDATE api_keys SET last_used_at = $2
+    WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
 
 pub const INSERT_CONNECT_SESSION: &str = "
     INSERT INTO connect_sessions (

@@ -25,7 +25,7 @@ pub use background::spawn_background_refresher;
 pub use failure::LOST_ANSWER_REASON;
 pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
-pub use resolve::{resolve, ResolvedToken};
+pub use resolve::{resolve, resolve_within, ResolvedToken};
 pub use s2s::{fetch_s2s_token, pick_account, s2s_token};
 pub use sdk::{sdk_signature, SDK_CLOCK_SKEW_SECS};
 pub use usage::{flush_usage, spawn_usage_flusher, UsageLog};

@@ -82,10 +82,20 @@ impl Refresher {
 
 /// A valid token for an OAuth connection, refreshing it first if it is about to expire.
 pub async fn connection_token(app: &AppState, conn: Connection) -> Result<LiveToken, TokenError> {
+    connection_token_for(app, conn, 0).await
+}
+
+/// As `connection_token`, refreshing first if the token would expire within
+/// `min_valid` seconds (`min_valid_secs` of the token API).
+pub async fn connection_token_for(
+    app: &AppState,
+    conn: Connection,
+    min_valid: u64,
+) -> Result<LiveToken, TokenError> {
     obtain(
         app,
         Snapshot::Connection(conn),
-        app.config.refresh_ahead.as_secs(),
+        app.config.refresh_ahead.as_secs().max(min_valid),
         Some(app.config.upstream_timeout),
     )
     .await

@@ -8,7 +8,9 @@ use crate::crypto::{Aad, SealedColumn};
 use crate::domain::{rfc3339, AuthType, Email};
 use crate::store::Org;
 
-use super::{connection_token, legacy_jwt, pick_account, s2s_token, LiveToken, TokenError};
+use super::refresh::connection_token_for;
+use super::s2s::s2s_token_for;
+use super::{legacy_jwt, pick_account, LiveToken, TokenError};
 
 /// The only token type Zoom issues.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
@@ -93,6 +95,17 @@ pub async fn resolve(
     org: &Org,
     email: &Email,
 ) -> Result<ResolvedToken, TokenError> {
+    resolve_within(app, org, email, 0).await
+}
+
+/// As `resolve`, refreshing an OAuth or S2S token first when it expires
+/// within `min_valid` seconds (or the refresh-ahead window, if longer).
+pub async fn resolve_within(
+    app: &AppState,
+    org: &Org,
+    email: &Email,
+    min_valid: u64,
+) -> Result<ResolvedToken, TokenError> {
     // A source that exists but needs re-authorization does not stop the
     // search; it is reported only if nothing else applies.
     let mut blocked: Option<String> = None;
@@ -109,7 +122,7 @@ pub async fn resolve(
         };
         let Some(conn) = found else { continue };
         let id = conn.id.clone();
-        match connection_token(app, conn).await {
+        match connection_token_for(app, conn, min_valid).await {
             Ok(token) => return Ok(answer(token, AuthType::Oauth, Some(id), warnings, None)),
             Err(TokenError::Reauth(reason)) => {
                 warnings.push(format!(
@@ -122,7 +135,7 @@ pub async fn resolve(
         }
     }
 
-    match s2s_token(app, &org.id, email).await {
+    match s2s_token_for(app, &org.id, email, min_valid).await {
         Ok(Some((token, account))) => {
             let mut answer = answer(token, AuthType::S2s, None, warnings, None);
             answer.account_email = Some(account);

@@ -25,11 +25,22 @@ pub async fn s2s_token(
     org_id: &str,
     email: &Email,
 ) -> Result<Option<(LiveToken, String)>, TokenError> {
+    s2s_token_for(app, org_id, email, 0).await
+}
+
+/// As `s2s_token`, minting a new token first if the stored one would expire
+/// within `min_valid` seconds.
+pub async fn s2s_token_for(
+    app: &AppState,
+    org_id: &str,
+    email: &Email,
+    min_valid: u64,
+) -> Result<Option<(LiveToken, String)>, TokenError> {
     let entries = app.store.s2s_entries(org_id).await?;
     match pick_account(entries, email, |e| &e.email) {
         Some(row) => {
             let account = row.email.clone();
-            let ahead = app.config.refresh_ahead.as_secs();
+            let ahead = app.config.refresh_ahead.as_secs().max(min_valid);
             let wait = Some(app.config.upstream_timeout);
             let token = obtain(app, Snapshot::S2s(row), ahead, wait).await?;
             Ok(Some((token, account)))

@@ -62,8 +62,31 @@ impl UsageLog {
     }
 }
 
-/// Writes the noted uses now. Returns how many connections they covered.
+/// Writes the API keys' noted uses (`api_keys.last_used_at`): one small
+/// statement per key used since the last flush, never one per request.
+pub async fn flush_key_usage(app: &AppState) -> StoreResult<usize> {
+    let log = &app.caches.api_key_usage;
+    let uses = log.take();
+    if uses.is_empty() {
+        return Ok(0);
+    }
+    match app.store.record_api_key_use(&uses).await {
+        Ok(_) => {
+            log.flushes.fetch_add(1, Ordering::Relaxed);
+            log.statements
+                .fetch_add(uses.len() as u64, Ordering::Relaxed);
+            Ok(uses.len())
+        }
+        Err(err) => {
+            log.restore(uses);
+            Err(err)
+        }
+    }
+}
+
+/// Writes the noted uses now (API keys' too). Returns how many connections they covered.
 pub async fn flush_usage(app: &AppState) -> StoreResult<usize> {
+    flush_key_usage(app).await?;
     let log = &app.refresher.usage;
     let uses = log.take();
     if uses.is_empty() {

@@ -1,0 +1,161 @@
+//! Cache invalidation across replicas.
+//!
+//! Every change that affects what the token API may hand out (disconnect,
+//! deauthorization, needs_reauth, credential or app changes, key revocation)
+//! calls `App::invalidate`. That drops this process's cached entries at once
+//! and, on PostgreSQL, sends `NOTIFY tokenbroker_invalidate` so every
+//! replica's listener drops them too (within milliseconds).
+//!
+//! While the listener is connected (or on SQLite, one process), cached tokens
+//! are held until their refresh window and keys for 60 s. While it is not
+//! (starting, database restart, network), nothing may have been heard, so
+//! the caches are flushed on every disconnect and again on every reconnect
+//! (notifications sent meanwhile are lost), and entries cached meanwhile
+//! live only `TOKENBROKER_TOKEN_CACHE_MS` (tokens) and 1 s (keys).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+
+/// The PostgreSQL channel every replica listens on.
+pub const CHANNEL: &str = "tokenbroker_invalidate";
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// Anything about an org's connections, credentials or apps.
+    OrgTokens(String),
+    /// An API key was revoked (or otherwise changed).
+    ApiKey(String),
+    /// Everything (a notification may have been missed).
+    All,
+}
+
+impl Invalidation {
+    pub fn encode(&self) -> String {
+        match self {
+            Self::OrgTokens(org) => format!("tokens:{org}"),
+            Self::ApiKey(id) => format!("key:{id}"),
+            Self::All => "all".into(),
+        }
+    }
+
+    /// An unknown payload (a newer replica's) is taken as `All`: safe.
+    pub fn decode(payload: &str) -> Self {
+        match payload.split_once(':') {
+            Some(("tokens", org)) => Self::OrgTokens(org.into()),
+            Some(("key", id)) => Self::ApiKey(id.into()),
+            _ => Self::All,
+        }
+    }
+}
+
+/// Whether other replicas' changes reach this process, and a generation
+/// that moves on every invalidation (a load that started before one must
+/// not be cached after it).
+pub struct Invalidator {
+    /// Cross-replica invalidation is in force: on SQLite (one process)
+    /// always, on PostgreSQL while the listener is connected.
+    live: AtomicBool,
+    generation: AtomicU64,
+    /// Times the listener (re)connected, since start.
+    pub connects: AtomicU64,
+}
+
+impl Invalidator {
+    pub fn new(live: bool) -> Self {
+        Self {
+            live: AtomicBool::new(live),
+            generation: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::SeqCst);
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// How long the API key cache holds a key.
+pub fn key_cache_ttl(app: &AppState) -> Duration {
+    if app.invalidator.is_live() {
+        crate::app::LOOKUP_CACHE_TTL
+    } else {
+        Duration::from_secs(1)
+    }
+}
+
+/// On PostgreSQL with invalidation on: listens until aborted, reconnecting
+/// after every loss (a database restart) with a short pause.
+pub fn spawn_listener(app: AppState) -> Option<JoinHandle<()>> {
+    if app.store.backend() != "postgres" || !app.config.invalidation {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        loop {
+            if let Err(err) = listen(&app).await {
+                tracing::warn!(%err, "invalidation listener lost; caches flushed, short TTLs until it is back");
+            }
+            lost(&app);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }))
+}
+
+fn lost(app: &AppState) {
+    app.invalidator.set_live(false);
+    app.metrics.listener_up(false);
+    app.apply_invalidation(&Invalidation::All);
+}
+
+async fn listen(app: &AppState) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect(&app.config.database_url).await?;
+    // We reconnect ourselves, so that a loss is seen and the caches flushed.
+    listener.eager_reconnect(false);
+    listener.listen(CHANNEL).await?;
+    // Anything sent while we were not listening is lost: start clean.
+    app.apply_invalidation(&Invalidation::All);
+    app.invalidator.set_live(true);
+    app.metrics.listener_up(true);
+    app.invalidator.connects.fetch_add(1, Ordering::SeqCst);
+    tracing::info!("invalidation listener connected");
+    loop {
+        match listener.try_recv().await? {
+            Some(note) => app.apply_invalidation(&Invalidation::decode(note.payload())),
+            None => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_unknown_ones_flush_everything() {
+        for i in [
+            Invalidation::OrgTokens("o1".into()),
+            Invalidation::ApiKey("k1".into()),
+            Invalidation::All,
+        ] {
+            assert_eq!(Invalidation::decode(&i.encode()), i);
+        }
+        assert_eq!(Invalidation::decode("future:x"), Invalidation::All);
+    }
+}
