@@ -13,6 +13,7 @@ mod db_faults;
 mod db_outage;
 mod helpers;
 mod isolation;
+mod key_lifecycle;
 mod leases;
 mod openapi;
 mod ops;
