@@ -92,9 +92,11 @@ impl Invalidator {
     }
 }
 
-/// How long the API key cache holds a key.
+/// How long the API key cache holds a key: 60 s while the PostgreSQL
+/// listener is connected, else 1 s (a key read is cheap, and a revocation
+/// must reach every process within 2 s even without the listener).
 pub fn key_cache_ttl(app: &AppState) -> Duration {
-    if app.invalidator.is_live() {
+    if app.invalidator.is_live() && app.store.backend() == "postgres" {
         crate::app::LOOKUP_CACHE_TTL
     } else {
         Duration::from_secs(1)

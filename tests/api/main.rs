@@ -17,6 +17,7 @@ mod db_outage;
 mod events;
 mod helpers;
 mod isolation;
+mod key_lifecycle;
 mod leases;
 mod oauth_app;
 mod openapi;

@@ -211,6 +211,6 @@ fn the_token_endpoint_documents_each_of_its_errors() {
         .collect();
     assert_eq!(
         statuses,
-        BTreeSet::from(["200", "400", "401", "404", "409", "410", "500", "503"])
+        BTreeSet::from(["200", "400", "401", "403", "404", "409", "410", "500", "503"])
     );
 }
