@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use crate::app::AppState;
-use crate::domain::Email;
+use crate::domain::{Email, Scope};
 use crate::error::{ApiResult, ErrorBody};
 use crate::service::accounts::{self, JwtAccount, S2sAccount};
 use crate::service::credentials::{self, Entries};
@@ -36,6 +36,7 @@ pub async fn list_s2s(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<Json<Vec<S2sAccount>>> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     Ok(Json(accounts::s2s_accounts(&app, &org).await?))
 }
@@ -65,6 +66,7 @@ pub async fn delete_s2s_entry(
     caller: Caller,
     ApiPath((org, email)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     let email = Email::parse(&email).map_err(invalid("invalid_email"))?;
     let which = Entries::One(Some(&email));
@@ -94,6 +96,7 @@ pub async fn list_jwt(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<Json<Vec<JwtAccount>>> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     Ok(Json(accounts::jwt_accounts(&app, &org).await?))
 }
@@ -124,6 +127,7 @@ pub async fn delete_jwt_entry(
     caller: Caller,
     ApiPath((org, email)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     let email = Email::parse(&email).map_err(invalid("invalid_email"))?;
     let which = Entries::One(Some(&email));

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::domain::{DeliveryStatus, EventType};
+use crate::domain::{DeliveryStatus, EventType, Scope};
 use crate::error::{ApiResult, ErrorBody};
 use crate::service::events;
 use crate::store::OutboxEvent;
@@ -94,6 +94,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventPageView>> {
+    caller.require(Scope::TokensRead)?;
     let org = events::org_for(&app, caller.org_scope.as_deref(), q.org.as_deref()).await?;
     let page = events::page(&app, org.as_ref(), q.after.as_deref(), q.limit.as_deref()).await?;
     Ok(Json(EventPageView {

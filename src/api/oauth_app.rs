@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use crate::app::AppState;
+use crate::domain::Scope;
 use crate::error::{ApiResult, ErrorBody};
 use crate::service::oauth_app;
 use crate::web::oauth_app_body::{OauthAppBody, OauthAppOut};
@@ -42,6 +43,7 @@ pub async fn put(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<OauthAppBody>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     oauth_app::put(&app, &org, &caller.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -69,6 +71,7 @@ pub async fn get(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<Json<OauthAppOut>> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     Ok(Json(oauth_app::get(&app, &org).await?.into()))
 }
@@ -97,6 +100,7 @@ pub async fn delete(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     oauth_app::remove(&app, &org, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)

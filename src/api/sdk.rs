@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use crate::app::AppState;
+use crate::domain::Scope;
 use crate::error::{ApiResult, ErrorBody};
 use crate::service::sdk::{self, Signature};
 use crate::web::sdk_bodies::{SdkBody, SignatureBody};
@@ -37,6 +38,7 @@ pub async fn put_sdk(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<SdkBody>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     sdk::set_sdk(&app, &org, &caller.actor(), body.parse()?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -63,6 +65,7 @@ pub async fn delete_sdk(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
+    caller.require(Scope::Credentials)?;
     let org = caller.org(&app, &org).await?;
     sdk::remove_sdk(&app, &org, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -99,6 +102,7 @@ pub async fn sign(
     ApiPath(org): ApiPath<String>,
     ApiJson(body): ApiJson<SignatureBody>,
 ) -> ApiResult<Json<Signature>> {
+    caller.require(Scope::TokensRead)?;
     let org = caller.org(&app, &org).await?;
     Ok(Json(sdk::sign(&app, &org, body.parse()?).await?))
 }

@@ -33,6 +33,7 @@ mod refresh_failures;
 mod refresh_on_use;
 mod replica_faults;
 mod replicas;
+mod scope_table;
 mod sdk;
 mod sign_in;
 mod store;
