@@ -32,6 +32,7 @@ mod refresh_durability;
 mod refresh_failures;
 mod refresh_on_use;
 mod replica_faults;
+mod replica_invalidation;
 mod replicas;
 mod scope_table;
 mod sdk;
