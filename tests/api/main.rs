@@ -11,6 +11,7 @@ mod console_paging;
 mod credentials;
 mod db_faults;
 mod db_outage;
+mod demo;
 mod helpers;
 mod isolation;
 mod leases;
