@@ -3,6 +3,7 @@
 
 mod console;
 mod credentials;
+mod oauth_app;
 mod session;
 
 use axum::http::{header, HeaderValue};
@@ -46,6 +47,12 @@ pub fn routes(public_dir: &std::path::Path) -> Router<AppState> {
         .route(
             "/admin/api/jwt-credentials",
             put(credentials::put_jwt).delete(credentials::delete_jwt),
+        )
+        .route(
+            "/admin/api/oauth-app",
+            get(oauth_app::get)
+                .put(oauth_app::put)
+                .delete(oauth_app::delete),
         )
         .nest_service("/admin", files)
 }

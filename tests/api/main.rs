@@ -3,6 +3,7 @@
 
 mod auth;
 mod browser;
+mod browser_oauth_app;
 mod callback_failures;
 mod cli;
 mod connect_flow;
