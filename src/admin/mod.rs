@@ -3,6 +3,7 @@
 
 mod console;
 mod credentials;
+mod oauth_app;
 mod session;
 
 use axum::http::{header, HeaderValue};
@@ -60,5 +61,11 @@ pub fn routes(public_dir: &std::path::Path) -> Router<AppState> {
             put(credentials::put_sdk).delete(credentials::delete_sdk),
         )
         .route("/admin/api/sdk-signature", post(credentials::sdk_signature))
+        .route(
+            "/admin/api/oauth-app",
+            get(oauth_app::get)
+                .put(oauth_app::put)
+                .delete(oauth_app::delete),
+        )
         .nest_service("/admin", files)
 }

@@ -130,7 +130,7 @@ pub async fn api_key_revoke(id: &str) -> Result<(), CliError> {
 }
 
 pub async fn admin_link(org: &str, email: &str) -> Result<(), CliError> {
-    let config = Config::from_env()?;
+    let config = config_or_demo()?;
     let keyring = config.require_keyring()?.clone();
     let email = Email::parse(email).map_err(|e| CliError::Failed(e.to_string()))?;
     let store = open_store(&config).await?;
@@ -171,4 +171,27 @@ pub async fn rotate_keys() -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// The environment's configuration; but in the demo's directory, with
+/// neither `TOKENBROKER_MASTER_KEY` nor `DATABASE_URL` set, the demo's key
+/// file and default database, as `tokenbroker demo` uses them (said on stderr).
+fn config_or_demo() -> Result<Config, CliError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let demo_key = match (var("TOKENBROKER_MASTER_KEY"), var("DATABASE_URL")) {
+        (None, None) => std::fs::read_to_string(super::DEMO_KEY_FILE).ok(),
+        _ => None,
+    };
+    let Some(key) = demo_key else {
+        return Ok(Config::from_env()?);
+    };
+    eprintln!(
+        "TOKENBROKER_MASTER_KEY is not set: using the demo's key from ./{} and the demo's database",
+        super::DEMO_KEY_FILE
+    );
+    let key = key.trim().to_string();
+    Ok(Config::from_lookup(|name| match name {
+        "TOKENBROKER_MASTER_KEY" => Some(key.clone()),
+        _ => var(name),
+    })?)
 }

@@ -11,9 +11,10 @@ use crate::service::credentials::{self, JwtKey};
 use crate::service::{admin, api_keys, orgs};
 use crate::store::Org;
 
+use super::demo_own_app::{self, OWN_APP_CLIENT_ID, OWN_APP_ORG};
 use super::support::{now, open_store, CliError};
 
-const DEMO_KEY_FILE: &str = "tokenbroker-demo.key";
+pub const DEMO_KEY_FILE: &str = super::DEMO_KEY_FILE;
 const DEMO_ORG: &str = "demo";
 const DEMO_ADMIN: &str = "admin@demo.example";
 const DEMO_PRODUCTS: &str =
@@ -125,6 +126,7 @@ fn sandbox_for(config: &Config) -> sandbox::SandboxState {
     if let Some(secret) = &config.webhook_secret {
         sandbox.set_webhook(&config.public_path("/webhooks/zoom"), secret);
     }
+    demo_own_app::register_in_sandbox(&sandbox, config);
     sandbox
 }
 
@@ -155,6 +157,8 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
     let app = App::new(config, keyring, store).into_state();
     seed_legacy_jwt(&app, &org).await?;
     let link = admin_link(&app, &org, DEMO_ADMIN).await?;
+    let (own_org, own_key) = demo_own_app::seed(&app).await?;
+    let own_link = admin_link(&app, &own_org, "admin@demo-own-app.example").await?;
     let base = app.config.public_path("");
 
     println!();
@@ -179,6 +183,16 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
     println!("3. Remove the app \"in Zoom\" and watch the signed webhook revoke the connection:");
     println!("   curl -s -X POST {sandbox_url}/_sandbox/deauthorize -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_ADMIN}\"}}'");
     println!("   Server-to-Server credentials for the sandbox: account demo-account, client demo-s2s-client / demo-s2s-secret.");
+    println!("4. The org {OWN_APP_ORG} brings its own Zoom OAuth app (client {OWN_APP_CLIENT_ID}, served by the");
+    println!("   sandbox as a second client). Its console shows the app, its Redirect URL and webhook URL:");
+    println!("   {own_link}");
+    println!("   API key: {own_key}");
+    println!("   curl -s -H 'Authorization: Bearer {own_key}' {base}/api/v1/orgs/{OWN_APP_ORG}/oauth-app");
+    println!();
+    println!(
+        "More sign-in links later (run in this directory; it finds ./{DEMO_KEY_FILE} by itself):"
+    );
+    println!("   tokenbroker admin-link --org {DEMO_ORG} --email {DEMO_ADMIN}");
     println!();
 
     let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -11,7 +11,12 @@ use crate::crypto::Keyring;
 mod commands;
 #[cfg(feature = "sandbox")]
 mod demo;
+#[cfg(feature = "sandbox")]
+mod demo_own_app;
 mod support;
+
+/// The master key file `tokenbroker demo` writes in its directory.
+pub const DEMO_KEY_FILE: &str = "tokenbroker-demo.key";
 
 pub use support::CliError;
 
