@@ -218,15 +218,33 @@ pub async fn submit_link_page(browser: &Client, url: &str) -> Response {
     if page.status() != StatusCode::OK {
         return page;
     }
-    let token = form_token(&page.text().await.unwrap());
+    let html = page.text().await.unwrap();
+    let mut form = vec![("form_token".to_string(), form_token(&html))];
+    form.extend(
+        checked_products(&html)
+            .into_iter()
+            .map(|p| ("product".to_string(), p)),
+    );
     let parsed = url::Url::parse(url).unwrap();
     browser
         .post(url)
         .header("origin", parsed.origin().ascii_serialization())
-        .form(&[("form_token", token)])
+        .form(&form)
         .send()
         .await
         .unwrap()
+}
+
+/// The product checkboxes a page serves ticked, as a browser would submit them.
+pub fn checked_products(html: &str) -> Vec<String> {
+    html.split("<input type=\"checkbox\" name=\"product\" ")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = tag.split('>').next()?;
+            let value = tag.split("value=\"").nth(1)?.split('"').next()?;
+            tag.contains("checked").then(|| value.to_string())
+        })
+        .collect()
 }
 
 pub fn location(response: &Response) -> String {
