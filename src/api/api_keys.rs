@@ -128,9 +128,12 @@ async fn slugs(app: &AppState) -> ApiResult<HashMap<String, String>> {
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<NewKey>,
+    ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     operator(&caller)?;
+    // Every field is optional, so serde would also take a JSON array; only an object is a body.
+    let body: NewKey = serde_json::from_value(serde_json::Value::Object(body))
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
     let org = match body.org.as_deref() {
         Some(slug) => Some(caller.org(&app, slug).await?),
         None => None,

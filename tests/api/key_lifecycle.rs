@@ -106,6 +106,17 @@ async fn api_keys_are_created_listed_and_revoked_over_http_by_operators_only() {
         error_code(bad, StatusCode::BAD_REQUEST).await,
         "invalid_expiry"
     );
+    let array = as_operator(
+        &app,
+        Method::POST,
+        "/api/v1/api-keys",
+        Some(json!([null, null])),
+    )
+    .await;
+    assert_eq!(
+        error_code(array, StatusCode::BAD_REQUEST).await,
+        "invalid_body"
+    );
     let unknown_org = as_operator(
         &app,
         Method::POST,

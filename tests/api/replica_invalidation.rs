@@ -156,3 +156,78 @@ async fn a_change_on_one_serve_process_reaches_the_other_within_200_ms() {
         deleted.elapsed()
     );
 }
+
+async fn listener_up(api: &reqwest::Client, base: &str, up: bool, server: &Server) {
+    let want = format!("tokenbroker_invalidation_listener_up {}", u8::from(up));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(resp) = api.get(format!("{base}/metrics")).send().await {
+            if resp.text().await.unwrap_or_default().contains(&want) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw {want}: {}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_listener_reconnects_after_a_database_restart() {
+    let mut pg = crate::pg_cluster::PgCluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (db, master) = (pg.url(), Keyring::generate_key_b64());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let vars = [
+        ("DATABASE_URL", db.as_str()),
+        ("TOKENBROKER_MASTER_KEY", master.as_str()),
+        ("ZOOM_CLIENT_ID", "client"),
+        ("ZOOM_CLIENT_SECRET", "secret"),
+        ("TOKENBROKER_BACKGROUND_REFRESH", "0"),
+    ];
+    assert!(run(dir.path(), &["org", "create", "acme"], &vars)
+        .status
+        .success());
+    let out = run(dir.path(), &["api-key", "create", "--org", "acme"], &vars);
+    let key = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let id = key.split('_').nth(1).unwrap().to_string();
+    let server = Server::start(dir.path(), "b", port, &vars).await;
+    let api = reqwest::Client::new();
+    listener_up(&api, &base, true, &server).await;
+
+    pg.stop();
+    listener_up(&api, &base, false, &server).await;
+    pg.resume().await;
+    listener_up(&api, &base, true, &server).await;
+
+    let call = || {
+        api.get(format!("{base}/api/v1/orgs/acme/connections"))
+            .bearer_auth(&key)
+            .send()
+    };
+    // Cached for 60 s now that the listener is back; only a notification ends that early.
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+    assert!(run(dir.path(), &["api-key", "revoke", &id], &vars)
+        .status
+        .success());
+    let revoked = Instant::now();
+    loop {
+        if call().await.unwrap().status() == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_millis(500),
+            "the revocation was not heard"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
