@@ -38,9 +38,14 @@ pub struct OauthAppBody {
     app_type: AppType,
     /// The app's "Secret Token" for event notifications; without one, the
     /// org's webhook URL answers `409 webhooks_disabled`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = secret_text, nullable = false)]
     webhook_secret_token: Option<String>,
+}
+
+/// Absent is "no token"; `null` is refused, as the schema says it is not nullable.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 impl OauthAppBody {

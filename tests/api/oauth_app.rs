@@ -313,6 +313,11 @@ async fn bad_input_is_refused_with_400s() {
                     "webhook_secret_token": " " }),
             "invalid_field",
         ),
+        (
+            json!({ "client_id": "c", "client_secret": "s", "app_type": "user",
+                    "webhook_secret_token": null }),
+            "invalid_body",
+        ),
     ];
     for (body, code) in cases {
         let response = app.send_json(Method::PUT, PATH, body.clone()).await;
