@@ -31,7 +31,7 @@ pub struct NewKey {
     label: Option<String>,
     /// What the key may do; absent: every scope.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Scope>>)]
+    #[schema(value_type = Option<Vec<Scope>>, min_items = 1)]
     scopes: Option<Vec<String>>,
     /// Seconds until the key stops working (60 to about ten years); absent: never.
     #[serde(default)]
