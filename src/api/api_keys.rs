@@ -31,12 +31,13 @@ pub struct NewKey {
     label: Option<String>,
     /// What the key may do; absent: every scope.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Scope>>)]
+    #[schema(value_type = Option<Vec<Scope>>, min_items = 1)]
     scopes: Option<Vec<String>>,
     /// Seconds until the key stops working (60 to about ten years); absent: never.
     #[serde(default)]
-    #[schema(minimum = 60, maximum = 316_224_000)]
-    expires_in_secs: Option<i64>,
+    /// (Read as a number, so that `600.0`, an integer to JSON Schema, is accepted.)
+    #[schema(value_type = Option<i64>, minimum = 60, maximum = 316_224_000)]
+    expires_in_secs: Option<f64>,
 }
 
 /// An API key as listed: never its secret.
@@ -145,7 +146,14 @@ pub async fn create(
     let spec = KeySpec {
         label: body.label,
         scopes,
-        expires_in_secs: body.expires_in_secs,
+        // A fraction or an out-of-range number becomes 0 here: `invalid_expiry`.
+        expires_in_secs: body.expires_in_secs.map(|s| {
+            if s.fract() == 0.0 && s.abs() < 1e15 {
+                s as i64
+            } else {
+                0
+            }
+        }),
     };
     let now = app.clock.now();
     let (row, key) = api_keys::create(&app.store, org.as_ref(), spec, &caller.actor(), now).await?;
