@@ -127,7 +127,13 @@ fn lost(app: &AppState) {
 }
 
 async fn listen(app: &AppState) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect(&app.config.database_url).await?;
+    // sqlx retries a refused connection with backoff until its 30 s acquire
+    // timeout; bounding each try keeps the reconnect within a second of the
+    // database's return instead of whenever that backoff next fires.
+    let connect = PgListener::connect(&app.config.database_url);
+    let mut listener = tokio::time::timeout(Duration::from_secs(1), connect)
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
     // We reconnect ourselves, so that a loss is seen and the caches flushed.
     listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;

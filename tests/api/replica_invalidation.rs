@@ -162,7 +162,14 @@ async fn listener_up(api: &reqwest::Client, base: &str, up: bool, server: &Serve
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(resp) = api.get(format!("{base}/metrics")).send().await {
-            if resp.text().await.unwrap_or_default().contains(&want) {
+            // The whole line: the metric's HELP text also reads "…_up 1 while …".
+            if resp
+                .text()
+                .await
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l == want)
+            {
                 return;
             }
         }
