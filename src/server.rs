@@ -89,7 +89,7 @@ pub async fn launch_with_tcp_listener(
         .then(|| spawn_background_refresher(app.clone()));
     let usage = spawn_usage_flusher(app.clone());
     let events = crate::events::spawn_delivery(app.clone());
-    let listener_task = crate::invalidation::spawn_listener(app.clone());
+    let listener_task = crate::service::invalidation::spawn_listener(app.clone());
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;

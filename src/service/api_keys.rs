@@ -4,7 +4,8 @@
 use crate::app::{record_audit, AppState};
 use crate::crypto::{ct_eq, random_bytes, random_token, sha256_hex};
 use crate::domain::{Actor, AuditAction, AuditOutcome, Scope};
-use crate::invalidation::{key_cache_ttl, Invalidation};
+use crate::invalidation::Invalidation;
+use crate::service::invalidation::key_cache_ttl;
 use crate::store::{ApiKey, DynStore, NewAuditEvent, Org};
 
 use super::{ServiceError, ServiceResult};

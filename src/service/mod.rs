@@ -16,6 +16,7 @@ pub mod connect;
 pub mod connections;
 pub mod credentials;
 pub mod events;
+pub mod invalidation;
 pub mod keys;
 pub mod oauth_app;
 pub mod orgs;
