@@ -5,13 +5,15 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use tokenbroker::crypto::Keyring;
-use tokenbroker::sandbox::{self, S2sApp};
+use tokenbroker::sandbox::{self, ClientApp, S2sApp};
 
-use crate::helpers::{fresh_database, CLIENT_ID, CLIENT_SECRET};
+use crate::helpers::{
+    browser, fresh_database, location, submit_link_page, CLIENT_ID, CLIENT_SECRET,
+};
 use crate::process::{free_port, run, Server};
 
 #[tokio::test]
@@ -101,7 +103,11 @@ async fn a_change_on_one_serve_process_reaches_the_other_within_200_ms() {
             .text()
             .await
             .unwrap();
-        if metrics.contains("tokenbroker_invalidation_listener_up 1") {
+        // The whole line: the HELP text also reads "…_up 1 while …".
+        if metrics
+            .lines()
+            .any(|l| l == "tokenbroker_invalidation_listener_up 1")
+        {
             break;
         }
         assert!(
@@ -131,6 +137,50 @@ async fn a_change_on_one_serve_process_reaches_the_other_within_200_ms() {
     );
     assert_eq!(sandbox.counters().account_credentials, mints);
 
+    // Ann authorizes Zoom through A (the real browser flow against the
+    // sandbox); B, which cached her S2S token, must hand out the OAuth one.
+    sandbox.register_client(ClientApp {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        redirect_uris: vec![format!("{base_a}/oauth/callback")],
+    });
+    let connection_id = connect_through(&api, &base_a, &zoom, &key, "ann@acme.example").await;
+    let auth_type = || async {
+        let answer: Value = from_b().await.unwrap().json().await.unwrap();
+        answer["auth_type"].as_str().unwrap_or_default().to_string()
+    };
+    let connected = Instant::now();
+    while auth_type().await != "oauth" {
+        assert!(
+            connected.elapsed() < Duration::from_millis(200),
+            "B kept the S2S token"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Disconnect on A: B stops serving the OAuth token within 200 ms (it
+    // falls back to the org's S2S entry).
+    let disconnected = api
+        .delete(format!(
+            "{base_a}/api/v1/orgs/acme/connections/{connection_id}"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(disconnected.status().is_success());
+    let deleted = Instant::now();
+    while auth_type().await == "oauth" {
+        assert!(
+            deleted.elapsed() < Duration::from_millis(200),
+            "B still served the disconnected OAuth token after 200 ms"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "B stopped serving the disconnected token {:?} after the DELETE",
+        deleted.elapsed()
+    );
+
     let gone = api
         .delete(format!("{base_a}/api/v1/orgs/acme/s2s-credentials"))
         .bearer_auth(&key)
@@ -155,6 +205,59 @@ async fn a_change_on_one_serve_process_reaches_the_other_within_200_ms() {
         "B stopped serving {:?} after the DELETE answered",
         deleted.elapsed()
     );
+}
+
+/// The browser flow on `base`: connect session, its page, the sandbox's
+/// consent, the callback. Returns the new connection's id.
+async fn connect_through(
+    api: &reqwest::Client,
+    base: &str,
+    zoom: &str,
+    key: &str,
+    email: &str,
+) -> String {
+    let session: Value = api
+        .post(format!("{base}/api/v1/connect-sessions"))
+        .bearer_auth(key)
+        .json(&json!({ "org": "acme", "email": email, "app_type": "user" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser = browser();
+    let to_zoom = submit_link_page(&browser, session["url"].as_str().unwrap()).await;
+    let authorize = url::Url::parse(&location(&to_zoom)).unwrap();
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.extend([
+        ("email".to_string(), email.to_string()),
+        ("role".to_string(), "Member".to_string()),
+        ("decision".to_string(), "allow".to_string()),
+    ]);
+    let decided = browser
+        .post(format!("{zoom}/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let done = browser.get(location(&decided)).send().await.unwrap();
+    assert_eq!(
+        done.status(),
+        StatusCode::OK,
+        "{}",
+        done.text().await.unwrap()
+    );
+    let list: Value = api
+        .get(format!("{base}/api/v1/orgs/acme/connections"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["connections"][0]["id"].as_str().unwrap().to_string()
 }
 
 async fn listener_up(api: &reqwest::Client, base: &str, up: bool, server: &Server) {
