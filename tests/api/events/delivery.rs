@@ -42,7 +42,9 @@ async fn a_failing_receiver_gets_retries_with_the_same_webhook_id() {
 async fn delivery_gives_up_after_the_window_and_the_event_shows_failed() {
     let receiver = Receiver::start().await;
     *receiver.always.lock().unwrap() = 500;
-    let app = app_sending_to(&receiver, &[("TOKENBROKER_EVENTS_GIVE_UP_SECS", "1")]).await;
+    // Event times are whole seconds, so a 1 s window can be 0.1 s long; 2 s
+    // leaves at least one second for retries 50 ms apart.
+    let app = app_sending_to(&receiver, &[("TOKENBROKER_EVENTS_GIVE_UP_SECS", "2")]).await;
     app.connect("ann@acme.example", "user", "Member").await;
     let listed = wait_status(&app, "failed", 1).await;
     let tries = receiver.got().len();
