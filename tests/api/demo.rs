@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{browser, location, submit_link_page};
+use crate::helpers::{browser, decide_on_zoom, location, submit_link_page};
 use crate::process::{command, free_port, run};
 
 #[tokio::test]
@@ -92,22 +92,20 @@ async fn check(dir: &std::path::Path, base: &str, printed: &str) {
         .unwrap();
     let browser = browser();
     let to_zoom = submit_link_page(&browser, session["url"].as_str().unwrap()).await;
-    let authorize = url::Url::parse(&location(&to_zoom)).unwrap();
-    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
-    assert!(form.contains(&("client_id".into(), "demo-own-app-client-id".into())));
-    form.extend([
-        ("email".into(), "ann@demo-own-app.example".into()),
-        ("role".into(), "Member".into()),
-        ("decision".into(), "allow".into()),
-    ]);
-    let zoom = format!("{}://{}", authorize.scheme(), authorize.authority());
-    let decided = browser
-        .post(format!("{zoom}/oauth/authorize"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let done = browser.get(location(&decided)).send().await.unwrap();
+    let authorize = location(&to_zoom);
+    assert!(
+        authorize.contains("client_id=demo-own-app-client-id"),
+        "{authorize}"
+    );
+    let callback = decide_on_zoom(
+        &browser,
+        &authorize,
+        "ann@demo-own-app.example",
+        "Member",
+        "allow",
+    )
+    .await;
+    let done = browser.get(callback).send().await.unwrap();
     assert_eq!(
         done.status(),
         StatusCode::OK,

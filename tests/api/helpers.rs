@@ -235,16 +235,50 @@ pub async fn submit_link_page(browser: &Client, url: &str) -> Response {
         .unwrap()
 }
 
-/// The product checkboxes a page serves ticked, as a browser would submit them.
-pub fn checked_products(html: &str) -> Vec<String> {
+/// The product checkboxes a page serves: `(value, ticked)`.
+pub fn product_boxes(html: &str) -> Vec<(String, bool)> {
     html.split("<input type=\"checkbox\" name=\"product\" ")
         .skip(1)
         .filter_map(|tag| {
             let tag = tag.split('>').next()?;
             let value = tag.split("value=\"").nth(1)?.split('"').next()?;
-            tag.contains("checked").then(|| value.to_string())
+            Some((value.to_string(), tag.contains("checked")))
         })
         .collect()
+}
+
+/// The ticked ones, as a browser would submit them.
+pub fn checked_products(html: &str) -> Vec<String> {
+    product_boxes(html)
+        .into_iter()
+        .filter_map(|(name, ticked)| ticked.then_some(name))
+        .collect()
+}
+
+/// Answers the sandbox Zoom's consent page for `authorize` (the URL the
+/// broker sent the browser to) as `email`; returns where Zoom sends the
+/// browser next (the callback URL).
+pub async fn decide_on_zoom(
+    browser: &Client,
+    authorize: &str,
+    email: &str,
+    role: &str,
+    decision: &str,
+) -> String {
+    let authorize = url::Url::parse(authorize).unwrap();
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.push(("email".into(), email.into()));
+    form.push(("role".into(), role.into()));
+    form.push(("decision".into(), decision.into()));
+    let zoom = authorize.origin().ascii_serialization();
+    let decided = browser
+        .post(format!("{zoom}/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), StatusCode::FOUND);
+    location(&decided)
 }
 
 pub fn location(response: &Response) -> String {
@@ -431,21 +465,10 @@ impl TestApp {
             StatusCode::SEE_OTHER,
             "confirming the connect page should redirect to Zoom"
         );
-        let authorize = url::Url::parse(&location(&to_zoom)).unwrap();
-        let consent_page = browser.get(authorize.clone()).send().await.unwrap();
+        let authorize = location(&to_zoom);
+        let consent_page = browser.get(&authorize).send().await.unwrap();
         assert_eq!(consent_page.status(), StatusCode::OK);
-        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
-        form.push(("email".into(), zoom_email.into()));
-        form.push(("role".into(), role.into()));
-        form.push(("decision".into(), decision.into()));
-        let decided = browser
-            .post(format!("{}/oauth/authorize", self.sandbox_url))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(decided.status(), StatusCode::FOUND);
-        location(&decided)
+        decide_on_zoom(browser, &authorize, zoom_email, role, decision).await
     }
 
     /// A fresh browser that has consented on Zoom; returns it with the

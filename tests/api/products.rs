@@ -36,18 +36,6 @@ async fn session_url(app: &TestApp, products: Value, return_to: Option<&str>) ->
         .to_string()
 }
 
-/// The products ticked on the page as served: `(name, checked)`.
-fn offered(html: &str) -> Vec<(String, bool)> {
-    html.split("<input type=\"checkbox\" name=\"product\" ")
-        .skip(1)
-        .map(|tag| {
-            let tag = tag.split('>').next().unwrap();
-            let value = tag.split("value=\"").nth(1).unwrap().split('"').next();
-            (value.unwrap().to_string(), tag.contains("checked"))
-        })
-        .collect()
-}
-
 /// Opens the page and submits it with these boxes ticked.
 async fn confirm(browser: &Client, url: &str, ticked: &[&str]) -> Response {
     let page = browser.get(url).send().await.unwrap().text().await.unwrap();
@@ -75,22 +63,6 @@ fn query(url: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Approves on the sandbox as `email`; returns the callback URL.
-async fn approve(app: &TestApp, browser: &Client, authorize: &str, email: &str) -> String {
-    let mut form: Vec<(String, String)> = query(authorize).into_iter().collect();
-    form.push(("email".into(), email.into()));
-    form.push(("role".into(), "Member".into()));
-    form.push(("decision".into(), "allow".into()));
-    let decided = browser
-        .post(format!("{}/oauth/authorize", app.sandbox_url))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(decided.status(), StatusCode::FOUND);
-    location(&decided)
-}
-
 #[tokio::test]
 async fn the_page_offers_each_product_and_sends_the_ticked_ones_scopes() {
     let app = with_products(None).await;
@@ -105,7 +77,7 @@ async fn the_page_offers_each_product_and_sends_the_ticked_ones_scopes() {
         .await
         .unwrap();
     assert_eq!(
-        offered(&page),
+        product_boxes(&page),
         [
             ("meetings".to_string(), false),
             ("webinar".to_string(), true),
@@ -138,7 +110,7 @@ async fn without_a_preselection_every_product_starts_ticked() {
         .text()
         .await
         .unwrap();
-    let ticked: Vec<bool> = offered(&page).into_iter().map(|(_, t)| t).collect();
+    let ticked: Vec<bool> = product_boxes(&page).into_iter().map(|(_, t)| t).collect();
     assert_eq!(ticked, [true, true, true]);
 }
 
@@ -212,7 +184,14 @@ async fn a_grant_without_a_required_scope_is_refused_revoked_and_not_stored() {
     );
     // The person unticks the product that carries meeting:write.
     let to_zoom = confirm(&browser, &url, &["webinar"]).await;
-    let callback = approve(&app, &browser, &location(&to_zoom), "ann@acme.test").await;
+    let callback = decide_on_zoom(
+        &browser,
+        &location(&to_zoom),
+        "ann@acme.test",
+        "Member",
+        "allow",
+    )
+    .await;
     let done = browser.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let back = query(&location(&done));
@@ -243,7 +222,14 @@ async fn the_refusal_page_names_the_missing_scopes() {
     let url = session_url(&app, Value::Null, None).await;
     let browser = browser();
     let to_zoom = confirm(&browser, &url, &["meetings", "webinar"]).await;
-    let callback = approve(&app, &browser, &location(&to_zoom), "ann@acme.test").await;
+    let callback = decide_on_zoom(
+        &browser,
+        &location(&to_zoom),
+        "ann@acme.test",
+        "Member",
+        "allow",
+    )
+    .await;
     let done = browser.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), StatusCode::FORBIDDEN);
     let text = done.text().await.unwrap();
@@ -264,7 +250,14 @@ async fn a_grant_with_every_required_scope_connects_and_keeps_its_scopes() {
     let url = session_url(&app, json!(["meetings"]), Some(&return_to)).await;
     let browser = browser();
     let to_zoom = confirm(&browser, &url, &["meetings"]).await;
-    let callback = approve(&app, &browser, &location(&to_zoom), "ann@acme.test").await;
+    let callback = decide_on_zoom(
+        &browser,
+        &location(&to_zoom),
+        "ann@acme.test",
+        "Member",
+        "allow",
+    )
+    .await;
     let done = browser.get(&callback).send().await.unwrap();
     assert_eq!(query(&location(&done))["status"], "connected");
     let connections = app.connections().await;

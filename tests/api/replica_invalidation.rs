@@ -12,7 +12,7 @@ use tokenbroker::crypto::Keyring;
 use tokenbroker::sandbox::{self, ClientApp, S2sApp};
 
 use crate::helpers::{
-    browser, fresh_database, location, submit_link_page, CLIENT_ID, CLIENT_SECRET,
+    browser, decide_on_zoom, fresh_database, location, submit_link_page, CLIENT_ID, CLIENT_SECRET,
 };
 use crate::process::{free_port, run, Server};
 
@@ -144,7 +144,7 @@ async fn a_change_on_one_serve_process_reaches_the_other_within_200_ms() {
         client_secret: CLIENT_SECRET.into(),
         redirect_uris: vec![format!("{base_a}/oauth/callback")],
     });
-    let connection_id = connect_through(&api, &base_a, &zoom, &key, "ann@acme.example").await;
+    let connection_id = connect_through(&api, &base_a, &key, "ann@acme.example").await;
     let auth_type = || async {
         let answer: Value = from_b().await.unwrap().json().await.unwrap();
         answer["auth_type"].as_str().unwrap_or_default().to_string()
@@ -209,13 +209,7 @@ async fn a_change_on_one_serve_process_reaches_the_other_within_200_ms() {
 
 /// The browser flow on `base`: connect session, its page, the sandbox's
 /// consent, the callback. Returns the new connection's id.
-async fn connect_through(
-    api: &reqwest::Client,
-    base: &str,
-    zoom: &str,
-    key: &str,
-    email: &str,
-) -> String {
+async fn connect_through(api: &reqwest::Client, base: &str, key: &str, email: &str) -> String {
     let session: Value = api
         .post(format!("{base}/api/v1/connect-sessions"))
         .bearer_auth(key)
@@ -228,20 +222,8 @@ async fn connect_through(
         .unwrap();
     let browser = browser();
     let to_zoom = submit_link_page(&browser, session["url"].as_str().unwrap()).await;
-    let authorize = url::Url::parse(&location(&to_zoom)).unwrap();
-    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
-    form.extend([
-        ("email".to_string(), email.to_string()),
-        ("role".to_string(), "Member".to_string()),
-        ("decision".to_string(), "allow".to_string()),
-    ]);
-    let decided = browser
-        .post(format!("{zoom}/oauth/authorize"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let done = browser.get(location(&decided)).send().await.unwrap();
+    let callback = decide_on_zoom(&browser, &location(&to_zoom), email, "Member", "allow").await;
+    let done = browser.get(callback).send().await.unwrap();
     assert_eq!(
         done.status(),
         StatusCode::OK,
