@@ -89,7 +89,10 @@ pub struct Metrics {
     refreshes: Family<RefreshLabels, Counter>,
     event_deliveries: Family<OutcomeLabels, Counter>,
     event_backlog: Family<StatusLabels, Gauge>,
-    token_cache: Family<OutcomeLabels, Counter>,
+    /// The token API's cache lookups, `hit` and `miss`: created once, so the
+    /// hot path only increments (no label allocation or family lock).
+    token_cache_hits: Counter,
+    token_cache_misses: Counter,
     listener_up: prometheus_client::metrics::gauge::Gauge,
 }
 
@@ -152,6 +155,14 @@ impl Default for Metrics {
             "Token API lookups of the in-memory token cache, by outcome (hit, miss)",
             token_cache.clone(),
         );
+        let cache_counter = |outcome: &str| {
+            token_cache
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.into(),
+                })
+                .clone()
+        };
+        let (token_cache_hits, token_cache_misses) = (cache_counter("hit"), cache_counter("miss"));
         let listener_up = prometheus_client::metrics::gauge::Gauge::default();
         registry.register(
             "invalidation_listener_up",
@@ -160,7 +171,8 @@ impl Default for Metrics {
         );
         Self {
             registry: Arc::new(registry),
-            token_cache,
+            token_cache_hits,
+            token_cache_misses,
             listener_up,
             requests,
             latency,
@@ -206,12 +218,12 @@ impl Metrics {
     }
 
     /// A token cache lookup: `hit` or `miss`.
-    pub fn token_cache(&self, outcome: &str) {
-        self.token_cache
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.into(),
-            })
-            .inc();
+    pub fn token_cache(&self, hit: bool) {
+        if hit {
+            self.token_cache_hits.inc();
+        } else {
+            self.token_cache_misses.inc();
+        }
     }
 
     /// Sets the gauge of undelivered events (read from the database at scrape time).

@@ -40,12 +40,12 @@ pub async fn token_for_at_least(
     let key = (org.id.clone(), email.to_string());
     if let Some(hit) = app.caches.tokens.get(&key) {
         if safe_secs(app, &hit) > 0 && lasts(app, &hit, min_valid) {
-            app.metrics.token_cache("hit");
+            app.metrics.token_cache(true);
             note_use(app, &hit);
             return Ok(hit);
         }
     }
-    app.metrics.token_cache("miss");
+    app.metrics.token_cache(false);
     // An invalidation heard while resolving must not be cached over.
     let generation = app.invalidator.generation();
     let resolved = resolve_within(app, org, email, min_valid).await?;
