@@ -13,10 +13,12 @@ use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::domain::{Actor, AuditAction, AuditOutcome};
 use crate::invalidation::{Invalidation, Invalidator};
+use crate::ratelimit::Budgets;
 use crate::store::{ApiKey, DynStore, NewAuditEvent, Org, Store};
 use crate::telemetry::Metrics;
 use crate::tokens::Refresher;
 use crate::tokens::ResolvedToken;
+use crate::zoom::proxy::ProxyClient;
 use crate::zoom::ZoomClient;
 use std::time::Duration;
 
@@ -40,6 +42,10 @@ pub struct App {
     pub caches: Caches,
     /// Cross-replica invalidation state (`crate::invalidation`).
     pub invalidator: Invalidator,
+    /// Sends proxied calls to Zoom's API.
+    pub proxy: ProxyClient,
+    /// Each Zoom account's rate budget, shared by the replicas on PostgreSQL.
+    pub budgets: Budgets,
 }
 
 /// In-memory caches that keep the token API off the database when nothing changed.
@@ -91,6 +97,9 @@ impl App {
             .map(|material| Key::from(material))
             .collect();
         let config_token_ttl = config.token_cache_ttl;
+        let proxy = ProxyClient::new(&config.zoom_api_url, config.upstream_timeout);
+        // SQLite is one process: its budgets are counted in memory.
+        let budgets = Budgets::new((store.backend() == "postgres").then(|| store.clone()));
         let clock = Clock::with_offset(config.timing.clock_offset_secs);
         // SQLite: one process, so in-process invalidation is all there is.
         // PostgreSQL: live once the listener has connected.
@@ -107,6 +116,8 @@ impl App {
             refresher: Refresher::default(),
             invalidator,
             instance_id: uuid::Uuid::new_v4().to_string(),
+            proxy,
+            budgets,
             caches: Caches {
                 api_keys: TtlCache::new(10_000),
                 api_key_usage: Default::default(),
@@ -145,12 +156,18 @@ impl App {
 
     /// Drops the entries `what` names from this process's caches only.
     pub fn apply_invalidation(&self, what: &Invalidation) {
+        if let Invalidation::RateHold { bucket, until_ms } = what {
+            // Not a cache entry: nothing cached is stale because of it.
+            self.budgets.hold_here(bucket, *until_ms);
+            return;
+        }
         self.invalidator.bump();
         match what {
             Invalidation::OrgTokens(org_id) => {
                 self.caches.tokens.remove_where(|(org, _)| org == org_id)
             }
             Invalidation::ApiKey(id) => self.caches.api_keys.remove_where(|k| k == id),
+            Invalidation::RateHold { .. } => {}
             Invalidation::All => {
                 self.caches.tokens.remove_where(|_| true);
                 self.caches.api_keys.remove_where(|_| true);

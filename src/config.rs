@@ -14,9 +14,11 @@ use crate::domain::AppType;
 use crate::zoom::scopes::{parse_scope_list, Products};
 
 mod events;
+mod proxy;
 mod refresh_policy;
 mod timing;
 pub use events::EventsConfig;
+pub use proxy::ProxyConfig;
 pub use refresh_policy::RefreshPolicy;
 pub use timing::Timing;
 
@@ -87,6 +89,8 @@ pub struct Config {
     pub refresh_policy: RefreshPolicy,
     /// Events to the CRM: destination, secret, retries.
     pub events: EventsConfig,
+    /// The Zoom API proxy: rate limits, bodies, retries.
+    pub proxy: ProxyConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -281,6 +285,7 @@ impl Config {
             timing,
             refresh_policy: RefreshPolicy::from_lookup(var)?,
             events: EventsConfig::from_lookup(var)?,
+            proxy: ProxyConfig::from_lookup(var)?,
         })
     }
 

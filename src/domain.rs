@@ -273,14 +273,35 @@ string_enum!(
 string_enum!(
     /// What an API key may do. `tokens:read`: the token API and reading
     /// connections; `connect`: connect sessions and disconnecting;
-    /// `credentials`: S2S and JWT credentials; `admin`: operator calls.
+    /// `credentials`: S2S and JWT credentials; `admin`: operator calls;
+    /// `zoom:proxy`: calls to Zoom's API through the broker's proxy.
     Scope {
         TokensRead => "tokens:read",
         Connect => "connect",
         Credentials => "credentials",
         Admin => "admin",
+        ZoomProxy => "zoom:proxy",
     }
 );
+
+string_enum!(
+    /// Zoom's rate-limit label of an API endpoint ("Rate Limit Label" in
+    /// Zoom's API reference): each has its own budget per Zoom account.
+    RateCategory {
+        Light => "light",
+        Medium => "medium",
+        Heavy => "heavy",
+        ResourceIntensive => "resource_intensive",
+    }
+);
+
+impl RateCategory {
+    /// Reads Zoom's `X-RateLimit-Category` value ("Light", "Resource-intensive").
+    pub fn from_zoom_header(value: &str) -> Option<Self> {
+        let folded = value.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        folded.parse().ok()
+    }
+}
 
 impl Scope {
     /// Parses a comma- or space-separated list; empty means none, which is refused.

@@ -61,6 +61,12 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// Over a Zoom account's rate budget (429, with `Retry-After`).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The database is unreachable or restarting; detail for the log only.
     #[error("the database is unavailable: {0}")]
     DatabaseUnavailable(String),
@@ -104,6 +110,7 @@ impl ApiError {
             Self::DatabaseUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -132,6 +139,13 @@ impl From<ServiceError> for ApiError {
                 retry_after_secs,
             },
             ServiceError::DatabaseUnavailable(detail) => Self::DatabaseUnavailable(detail),
+            ServiceError::RateLimited {
+                message,
+                retry_after_secs,
+            } => Self::RateLimited {
+                message,
+                retry_after_secs,
+            },
             ServiceError::Token(err) => err.into(),
             ServiceError::Internal(detail) => Self::Internal(detail),
         }
@@ -207,6 +221,9 @@ impl IntoResponse for ApiError {
                 retry_after_secs, ..
             } => Some(retry_after_secs),
             Self::DatabaseUnavailable(_) => Some(DATABASE_RETRY_AFTER_SECS),
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(retry_after_secs),
             _ => None,
         };
         if let Some(secs) = retry_after {

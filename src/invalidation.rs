@@ -28,6 +28,8 @@ pub enum Invalidation {
     OrgTokens(String),
     /// An API key was revoked (or otherwise changed).
     ApiKey(String),
+    /// Zoom answered 429 for a rate bucket: hold it until `until_ms`.
+    RateHold { bucket: String, until_ms: i64 },
     /// Everything (a notification may have been missed).
     All,
 }
@@ -37,6 +39,7 @@ impl Invalidation {
         match self {
             Self::OrgTokens(org) => format!("tokens:{org}"),
             Self::ApiKey(id) => format!("key:{id}"),
+            Self::RateHold { bucket, until_ms } => format!("hold:{until_ms}:{bucket}"),
             Self::All => "all".into(),
         }
     }
@@ -46,6 +49,13 @@ impl Invalidation {
         match payload.split_once(':') {
             Some(("tokens", org)) => Self::OrgTokens(org.into()),
             Some(("key", id)) => Self::ApiKey(id.into()),
+            Some(("hold", rest)) => match rest.split_once(':') {
+                Some((until, bucket)) if until.parse::<i64>().is_ok() => Self::RateHold {
+                    bucket: bucket.into(),
+                    until_ms: until.parse().unwrap_or_default(),
+                },
+                _ => Self::All,
+            },
             _ => Self::All,
         }
     }

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod invalidation;
 pub mod openapi;
 pub mod ops;
+pub mod ratelimit;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod server;

@@ -44,6 +44,7 @@ use crate::{api, ops};
         (name = "audit", description = "The security audit log."),
         (name = "events", description = "Events to the CRM (Standard Webhooks v1): replay and polling."),
         (name = "admin", description = "Admin console links and the migration report."),
+        (name = "zoom", description = "Zoom's API through the broker: signed, rate-limited per Zoom account, one retry for a refused token."),
         (name = "operations", description = "Health, readiness, metrics, this document."),
     )
 )]
@@ -83,7 +84,16 @@ pub fn routes() -> Router<AppState> {
 /// The document, built once.
 pub fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
-    DOCUMENT.get_or_init(|| documented().into_openapi())
+    DOCUMENT.get_or_init(|| {
+        let mut doc = documented().into_openapi();
+        // axum writes a rest-of-path parameter `{*path}`; OpenAPI names it `{path}`.
+        let paths = std::mem::take(&mut doc.paths.paths);
+        doc.paths.paths = paths
+            .into_iter()
+            .map(|(path, item)| (path.replace("{*", "{"), item))
+            .collect();
+        doc
+    })
 }
 
 /// This OpenAPI document

@@ -94,6 +94,8 @@ pub struct Metrics {
     token_cache_hits: Counter,
     token_cache_misses: Counter,
     listener_up: prometheus_client::metrics::gauge::Gauge,
+    /// The Zoom API proxy's series.
+    pub proxy: crate::ratelimit::metrics::ProxyMetrics,
 }
 
 fn latency_histogram() -> Histogram {
@@ -169,7 +171,9 @@ impl Default for Metrics {
             "1 while the cross-replica invalidation listener is connected (or not needed)",
             listener_up.clone(),
         );
+        let proxy = crate::ratelimit::metrics::ProxyMetrics::register(&mut registry);
         Self {
+            proxy,
             registry: Arc::new(registry),
             token_cache_hits,
             token_cache_misses,

@@ -15,6 +15,7 @@ mod credentials;
 mod events;
 mod migration_report;
 mod oauth_app;
+mod proxy;
 mod responses;
 mod sdk;
 mod tokens;
@@ -56,4 +57,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth_app::put, oauth_app::get, oauth_app::delete))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(
+            proxy::user_get,
+            proxy::user_post,
+            proxy::user_put,
+            proxy::user_patch,
+            proxy::user_delete
+        ))
+        .routes(routes!(
+            proxy::org_get,
+            proxy::org_post,
+            proxy::org_put,
+            proxy::org_patch,
+            proxy::org_delete
+        ))
 }

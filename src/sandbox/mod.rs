@@ -3,6 +3,7 @@
 //! Zoom: Basic client auth, PKCE, exact redirect URIs, single-use codes,
 //! rotating refresh tokens with reuse detection, and Zoom's error shapes.
 
+mod api;
 mod consent;
 mod control;
 mod oauth;
@@ -21,6 +22,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+pub use api::{ApiLimits, ApiUsage};
 use state::World;
 pub use state::{ClientApp, Counters, Fault, S2sApp, User};
 
@@ -31,6 +33,8 @@ pub const DEFAULT_ACCESS_TTL: i64 = 3600;
 /// port with its memory intact (tests of a Zoom outage do).
 pub struct Sandbox {
     world: Mutex<World>,
+    /// The REST API routes' own state (meetings, rate limits, usage).
+    api: Mutex<api::ApiState>,
 }
 
 pub type SandboxState = Arc<Sandbox>;
@@ -39,11 +43,25 @@ impl Sandbox {
     pub fn new(access_ttl: i64) -> SandboxState {
         Arc::new(Self {
             world: Mutex::new(World::new(access_ttl)),
+            api: Mutex::new(api::ApiState::default()),
         })
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().expect("sandbox state poisoned")
+    }
+
+    pub(crate) fn api(&self) -> MutexGuard<'_, api::ApiState> {
+        self.api.lock().expect("sandbox API state poisoned")
+    }
+
+    /// What the REST API routes answered, for tests of the proxy.
+    pub fn api_usage(&self) -> api::ApiUsage {
+        self.api().usage.clone()
+    }
+
+    pub fn set_api_limits(&self, limits: api::ApiLimits) {
+        self.api().limits = limits;
     }
 
     /// Grants not revoked, for tests that must see a grant dead at Zoom.
@@ -156,6 +174,7 @@ pub fn router(sandbox: SandboxState) -> Router {
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/v2/users/me", get(users_me))
         .merge(control::routes())
+        .merge(api::routes())
         .with_state(sandbox)
 }
 

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod oauth_app;
 pub mod orgs;
 pub mod paging;
+pub mod proxy;
 pub mod report;
 pub mod sdk;
 pub mod tokens;
@@ -96,6 +97,13 @@ pub enum ServiceError {
     #[error("Zoom is unavailable: {detail}")]
     Unavailable {
         detail: String,
+        retry_after_secs: u64,
+    },
+    /// A Zoom account's rate budget is spent, or Zoom asked for a pause
+    /// (429 `rate_limited` with `Retry-After`).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
         retry_after_secs: u64,
     },
     /// The database did not answer in time (503 with `Retry-After`).

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::app::AppState;
 use crate::domain::Email;
 use crate::store::Org;
-use crate::tokens::{resolve_within, ResolvedToken};
+use crate::tokens::{resolve_for, ResolvedToken};
 
 use super::{ServiceError, ServiceResult};
 
@@ -37,7 +37,21 @@ pub async fn token_for_at_least(
     email: &Email,
     min_valid: u64,
 ) -> ServiceResult<ResolvedToken> {
-    let key = (org.id.clone(), email.to_string());
+    token_as(app, org, Some(email), min_valid).await
+}
+
+/// As `token_for_at_least`; without an email, the org's own account-level
+/// token (cached under an empty email, which no user has).
+pub async fn token_as(
+    app: &AppState,
+    org: &Org,
+    email: Option<&Email>,
+    min_valid: u64,
+) -> ServiceResult<ResolvedToken> {
+    let key = (
+        org.id.clone(),
+        email.map(Email::to_string).unwrap_or_default(),
+    );
     if let Some(hit) = app.caches.tokens.get(&key) {
         if safe_secs(app, &hit) > 0 && lasts(app, &hit, min_valid) {
             app.metrics.token_cache(true);
@@ -48,7 +62,7 @@ pub async fn token_for_at_least(
     app.metrics.token_cache(false);
     // An invalidation heard while resolving must not be cached over.
     let generation = app.invalidator.generation();
-    let resolved = resolve_within(app, org, email, min_valid).await?;
+    let resolved = resolve_for(app, org, email, min_valid).await?;
     note_use(app, &resolved);
     if !lasts(app, &resolved, min_valid) {
         let left = resolved.expires_unix - app.clock.now();

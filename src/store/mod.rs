@@ -22,6 +22,7 @@
 //!   generic impl's bounds state, once, what the SQL needs from a driver.
 
 mod backend;
+pub mod budget;
 mod common;
 mod deadline;
 pub mod lease;
@@ -45,6 +46,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use budget::{Claim, RateBudgets};
 pub use deadline::Deadline;
 pub use lease::{LeaseEnd, LeaseGrant};
 pub use outbox::{Outbox, OutboxEvent, Settle};
@@ -109,7 +111,7 @@ pub use crate::crypto::SealedColumn;
 pub const SEALED_COLUMNS: &[SealedColumn] = SealedColumn::ALL;
 
 #[async_trait]
-pub trait Store: Outbox + Send + Sync + 'static {
+pub trait Store: Outbox + RateBudgets + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
 

@@ -11,6 +11,7 @@ mod failure;
 mod jwt;
 mod persist;
 mod refresh;
+mod replace;
 mod resolve;
 mod s2s;
 mod sdk;
@@ -25,7 +26,8 @@ pub use background::spawn_background_refresher;
 pub use failure::LOST_ANSWER_REASON;
 pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
-pub use resolve::{resolve, resolve_within, ResolvedToken};
+pub use replace::replace_refused;
+pub use resolve::{resolve, resolve_for, resolve_within, ResolvedToken};
 pub use s2s::{fetch_s2s_token, pick_account, s2s_token};
 pub use sdk::{sdk_signature, SDK_CLOCK_SKEW_SECS};
 pub use usage::{flush_usage, spawn_usage_flusher, UsageLog};
@@ -37,6 +39,21 @@ pub struct LiveToken {
     pub expires_at: i64,
     pub scopes: String,
     pub warnings: Vec<String>,
+    /// The row the token came from; `None` for a legacy JWT.
+    pub origin: Option<TokenOrigin>,
+}
+
+/// Where a refreshable token is stored, and which version of the row it
+/// is: what replacing a token Zoom refused needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOrigin {
+    pub slot: crate::store::TokenSlot,
+    pub row_id: String,
+    pub org_id: String,
+    /// The row's `version` that holds this token.
+    pub version: i64,
+    /// The Zoom account the token acts in (its rate limits are this account's).
+    pub zoom_account: String,
 }
 
 impl fmt::Debug for LiveToken {

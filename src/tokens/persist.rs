@@ -109,6 +109,8 @@ pub(super) async fn store_pair(
         expires_at,
         scopes: tokens.scope.unwrap_or_else(|| snap.scopes().to_string()),
         warnings: Vec::new(),
+        // `store_refreshed` moved the row one version on.
+        origin: Some(snap.origin(snap.version() + 1)),
     })
 }
 

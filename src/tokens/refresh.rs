@@ -113,6 +113,21 @@ pub async fn connection_token_within(
     obtain(app, Snapshot::Connection(conn), ahead_secs, None).await
 }
 
+/// What a stored token must be to be handed out as it is.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Need {
+    /// It outlives this many seconds.
+    pub ahead_secs: u64,
+    /// It is not the one of this row version, which Zoom refused.
+    pub replacing: Option<i64>,
+}
+
+impl Need {
+    fn met(&self, snap: &Snapshot, now: i64) -> bool {
+        is_fresh(snap.expires_at(), now, self.ahead_secs) && self.replacing != Some(snap.version())
+    }
+}
+
 /// A token for `snap`, refreshing it first when it expires within
 /// `ahead_secs`. A caller waits at most `caller_wait` for the refresh.
 pub(super) async fn obtain(
@@ -121,14 +136,28 @@ pub(super) async fn obtain(
     ahead_secs: u64,
     caller_wait: Option<Duration>,
 ) -> Result<LiveToken, TokenError> {
+    let need = Need {
+        ahead_secs,
+        replacing: None,
+    };
+    obtain_meeting(app, snap, need, caller_wait).await
+}
+
+/// As `obtain`, for any [`Need`].
+pub(super) async fn obtain_meeting(
+    app: &AppState,
+    snap: Snapshot,
+    need: Need,
+    caller_wait: Option<Duration>,
+) -> Result<LiveToken, TokenError> {
     snap.usable()?;
-    if is_fresh(snap.expires_at(), app.clock.now(), ahead_secs) {
+    if need.met(&snap, app.clock.now()) {
         return open(app, &snap, Vec::new());
     }
     let key = snap.key();
     let (task_app, task_snap) = (app.clone(), snap.clone());
     let flight = app.refresher.flights.run(&key, move || async move {
-        refresh_guarded(&task_app, task_snap, ahead_secs).await
+        refresh_guarded(&task_app, task_snap, need).await
     });
     let Some(wait) = caller_wait else {
         return flight.await;
@@ -148,7 +177,7 @@ pub(super) async fn obtain(
 async fn refresh_guarded(
     app: &AppState,
     first: Snapshot,
-    ahead_secs: u64,
+    need: Need,
 ) -> Result<LiveToken, TokenError> {
     let lease_len = app.config.timing.lease();
     // Waiting longer than one lease means its holder is gone; by then the
@@ -158,7 +187,7 @@ async fn refresh_guarded(
     let mut snap = first;
     loop {
         snap.usable()?;
-        if is_fresh(snap.expires_at(), app.clock.now(), ahead_secs) {
+        if need.met(&snap, app.clock.now()) {
             return open(app, &snap, Vec::new());
         }
         if let Some(wait) = app.refresher.backoff_remaining(&snap.key()) {

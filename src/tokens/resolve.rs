@@ -44,6 +44,13 @@ pub struct ResolvedToken {
     /// Something degraded that the caller should know (an outage, a source
     /// needing re-authorization, a legacy JWT nearing its cutoff).
     pub warnings: Vec<String>,
+    /// The row and version the token came from (`None`: a legacy JWT), so
+    /// the proxy can replace a token Zoom refused.
+    #[serde(skip)]
+    pub origin: Option<super::TokenOrigin>,
+    /// The Zoom account whose rate limits the token's calls draw on.
+    #[serde(skip)]
+    pub zoom_account: String,
 }
 
 impl std::fmt::Debug for ResolvedToken {
@@ -63,6 +70,11 @@ fn answer(
     notice: Option<String>,
 ) -> ResolvedToken {
     warnings.extend(token.warnings);
+    let zoom_account = token
+        .origin
+        .as_ref()
+        .map(|o| o.zoom_account.clone())
+        .unwrap_or_default();
     let cacheable = warnings.is_empty();
     warnings.extend(notice);
     ResolvedToken {
@@ -80,6 +92,8 @@ fn answer(
             .map(str::to_string)
             .collect(),
         warnings,
+        origin: token.origin,
+        zoom_account,
     }
 }
 
@@ -106,19 +120,32 @@ pub async fn resolve_within(
     email: &Email,
     min_valid: u64,
 ) -> Result<ResolvedToken, TokenError> {
+    resolve_for(app, org, Some(email), min_valid).await
+}
+
+/// As `resolve_within`; without an email, the org's own account-level
+/// token: its account-level connection, S2S credentials (the first entry),
+/// then the legacy JWT key.
+pub async fn resolve_for(
+    app: &AppState,
+    org: &Org,
+    email: Option<&Email>,
+    min_valid: u64,
+) -> Result<ResolvedToken, TokenError> {
     // A source that exists but needs re-authorization does not stop the
     // search; it is reported only if nothing else applies.
     let mut blocked: Option<String> = None;
     let mut warnings = Vec::new();
 
     for source in [AuthSource::User, AuthSource::Account] {
-        let found = match source {
-            AuthSource::User => {
+        let found = match (source, email) {
+            (AuthSource::User, None) => None,
+            (AuthSource::User, Some(email)) => {
                 app.store
                     .user_connection_for_email(&org.id, email.as_str())
                     .await?
             }
-            AuthSource::Account => app.store.account_connection(&org.id).await?,
+            (AuthSource::Account, _) => app.store.account_connection(&org.id).await?,
         };
         let Some(conn) = found else { continue };
         let id = conn.id.clone();
@@ -169,8 +196,11 @@ pub async fn resolve_within(
                 expires_at: exp,
                 scopes: String::new(),
                 warnings: Vec::new(),
+                origin: None,
             };
             let mut answer = answer(token, AuthType::Jwt, None, warnings, Some(notice));
+            // A JWT key acts account-wide; the key names the account.
+            answer.zoom_account = format!("jwt:{}", creds.id);
             answer.account_email = Some(creds.email).filter(|e| !e.is_empty());
             return Ok(answer);
         }

@@ -12,9 +12,14 @@ use super::snapshot::Snapshot;
 use super::{LiveToken, TokenError};
 
 /// Which of an org's entries serves `email`: the entry with that email,
-/// else the first one (`entries` come earliest created first).
-pub fn pick_account<T>(entries: Vec<T>, email: &Email, key: impl Fn(&T) -> &str) -> Option<T> {
-    let own = entries.iter().position(|e| key(e) == email.as_str());
+/// else the first one (`entries` come earliest created first). Without an
+/// email (the org's own account-level calls), the first.
+pub fn pick_account<T>(
+    entries: Vec<T>,
+    email: Option<&Email>,
+    key: impl Fn(&T) -> &str,
+) -> Option<T> {
+    let own = email.and_then(|email| entries.iter().position(|e| key(e) == email.as_str()));
     entries.into_iter().nth(own.unwrap_or(0))
 }
 
@@ -25,7 +30,7 @@ pub async fn s2s_token(
     org_id: &str,
     email: &Email,
 ) -> Result<Option<(LiveToken, String)>, TokenError> {
-    s2s_token_for(app, org_id, email, 0).await
+    s2s_token_for(app, org_id, Some(email), 0).await
 }
 
 /// As `s2s_token`, minting a new token first if the stored one would expire
@@ -33,7 +38,7 @@ pub async fn s2s_token(
 pub async fn s2s_token_for(
     app: &AppState,
     org_id: &str,
-    email: &Email,
+    email: Option<&Email>,
     min_valid: u64,
 ) -> Result<Option<(LiveToken, String)>, TokenError> {
     let entries = app.store.s2s_entries(org_id).await?;

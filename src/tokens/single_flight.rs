@@ -105,6 +105,7 @@ mod tests {
             expires_at: 0,
             scopes: String::new(),
             warnings: Vec::new(),
+            origin: None,
         }
     }
 

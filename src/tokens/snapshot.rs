@@ -72,6 +72,18 @@ impl Snapshot {
             Self::S2s(s) => &s.scopes,
         }
     }
+    pub(super) fn origin(&self, version: i64) -> super::TokenOrigin {
+        super::TokenOrigin {
+            slot: self.slot(),
+            row_id: self.id().to_string(),
+            org_id: self.org_id().to_string(),
+            version,
+            zoom_account: match self {
+                Self::Connection(c) => c.zoom_account_id.clone(),
+                Self::S2s(s) => s.account_id.clone(),
+            },
+        }
+    }
     pub(super) fn sealed_access(&self) -> Option<&str> {
         match self {
             Self::Connection(c) => c.access_token.as_deref(),
@@ -128,5 +140,6 @@ pub(super) fn open(
         expires_at: snap.expires_at().unwrap_or_default(),
         scopes: snap.scopes().to_string(),
         warnings,
+        origin: Some(snap.origin(snap.version())),
     })
 }

@@ -4,6 +4,8 @@
 //! has a timeout. Redirects are never followed (an SSRF guard for the token
 //! exchange). Tokens are never put in a span or log line.
 
+pub mod path;
+pub mod proxy;
 pub mod scopes;
 mod types;
 

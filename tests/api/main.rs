@@ -29,6 +29,8 @@ mod paging_plans;
 mod pg_cluster;
 mod process;
 mod products;
+mod proxy;
+mod proxy_replicas;
 mod refresh;
 mod refresh_durability;
 mod refresh_failures;

@@ -44,7 +44,8 @@ fn routed_paths(app: &TestApp) -> BTreeSet<String> {
     let route = regex::Regex::new(r#"RouteId\(\d+\): "([^"]+)""#).unwrap();
     route
         .captures_iter(&debug[start..end])
-        .map(|c| c[1].to_string())
+        // The document names axum's rest-of-path `{*path}` `{path}`.
+        .map(|c| c[1].replace("{*", "{"))
         .filter(|p| !p.contains("__private__axum"))
         .collect()
 }
@@ -180,7 +181,8 @@ fn api_operations_document_auth_and_the_statuses_every_caller_can_get() {
         if path.contains('{') || op["parameters"].as_array().is_some_and(|p| !p.is_empty()) {
             assert!(has("400"), "{method} {path} has parameters but no 400");
         }
-        if op["requestBody"].is_object() {
+        // A JSON body is size-limited and typed; the Zoom proxy's body is Zoom's.
+        if op["requestBody"]["content"]["application/json"].is_object() {
             for status in ["400", "413", "415"] {
                 assert!(has(status), "{method} {path} has a body but no {status}");
             }

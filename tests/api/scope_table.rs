@@ -11,7 +11,13 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const ALL: [&str; 4] = ["tokens:read", "connect", "credentials", "admin"];
+const ALL: [&str; 5] = [
+    "tokens:read",
+    "connect",
+    "credentials",
+    "admin",
+    "zoom:proxy",
+];
 
 /// operation id → the scopes any one of which allows it.
 fn table() -> Vec<(&'static str, &'static [&'static str])> {
@@ -42,6 +48,16 @@ fn table() -> Vec<(&'static str, &'static [&'static str])> {
         ("create_api_key", &["admin"]),
         ("list_api_keys", &["admin"]),
         ("revoke_api_key", &["admin"]),
+        ("proxy_as_user_get", &["zoom:proxy"]),
+        ("proxy_as_user_post", &["zoom:proxy"]),
+        ("proxy_as_user_put", &["zoom:proxy"]),
+        ("proxy_as_user_patch", &["zoom:proxy"]),
+        ("proxy_as_user_delete", &["zoom:proxy"]),
+        ("proxy_as_org_get", &["zoom:proxy"]),
+        ("proxy_as_org_post", &["zoom:proxy"]),
+        ("proxy_as_org_put", &["zoom:proxy"]),
+        ("proxy_as_org_patch", &["zoom:proxy"]),
+        ("proxy_as_org_delete", &["zoom:proxy"]),
     ]
 }
 
@@ -119,7 +135,8 @@ async fn a_key_lacking_the_scope_gets_403_on_every_operation() {
         let url = path
             .replace("{org}", "acme")
             .replace("{email}", "a@acme.example")
-            .replace("{id}", "0123456789abcdef");
+            .replace("{id}", "0123456789abcdef")
+            .replace("{path}", "users/me");
         let mut request = app
             .api
             .request(method.clone(), format!("{}{url}", app.base))

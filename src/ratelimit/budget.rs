@@ -1,0 +1,258 @@
+//! Each Zoom account's budget, drawn on by every proxied call.
+//!
+//! A bucket is one limit of one account: its per-second (or per-minute)
+//! rate of one category, or a daily pool. On PostgreSQL the permits live in
+//! the database, shared by every replica: a replica claims a few at a time
+//! (a tenth of the window's limit, at most 50) and spends them from memory,
+//! so a busy bucket costs one write per claim, not one per call. On SQLite
+//! (one process) the whole window is counted here.
+//!
+//! Windows are aligned to the clock (whole seconds, minutes, UTC days) and
+//! a replica stops spending a window's permits `GUARD_MS` before it ends,
+//! so a call admitted in one window reaches Zoom before the next begins and
+//! Zoom, counting its own windows, never sees two windows' calls in one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::store::{DynStore, StoreError};
+
+/// How long before a sub-minute window's end a replica stops admitting.
+pub const GUARD_MS: i64 = 50;
+/// Windows up to this long get the guard; a daily pool does not need it.
+const GUARDED_UP_TO_MS: i64 = 60_000;
+
+/// One limit a call must fit in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSpec {
+    /// `acct:light:rate`, `acct:heavy+resource_intensive:day`.
+    pub key: String,
+    pub window_ms: i64,
+    pub limit: i64,
+}
+
+/// Why a call may not go now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The bucket's window is spent, or Zoom asked for a pause.
+    OverBudget {
+        bucket: String,
+        retry_after: Duration,
+        held: bool,
+    },
+    /// The shared ledger could not be reached.
+    Unavailable(String),
+}
+
+#[derive(Default)]
+struct Pool {
+    /// The window the permits belong to ends here (unix ms, this clock).
+    window_end_ms: i64,
+    permits: i64,
+    /// The ledger may still have permits for this window.
+    more: bool,
+    /// Nothing goes before this instant (unix ms, this clock).
+    hold_until_ms: i64,
+}
+
+/// Budgets of every bucket this process has drawn on.
+pub struct Budgets {
+    shared: Option<DynStore>,
+    pools: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Pool>>>>,
+}
+
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Budgets {
+    /// `shared`: the store whose ledger every replica shares; `None` counts
+    /// in this process alone.
+    pub fn new(shared: Option<DynStore>) -> Self {
+        Self {
+            shared,
+            pools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pool(&self, key: &str) -> Arc<tokio::sync::Mutex<Pool>> {
+        let mut pools = self.pools.lock().expect("budget map poisoned");
+        pools.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Takes one permit of every bucket in `specs`, or says which refused.
+    pub async fn take(&self, specs: &[BucketSpec]) -> Result<(), Refusal> {
+        for spec in specs {
+            self.take_one(spec).await?;
+        }
+        Ok(())
+    }
+
+    async fn take_one(&self, spec: &BucketSpec) -> Result<(), Refusal> {
+        let pool = self.pool(&spec.key);
+        let mut pool = pool.lock().await;
+        loop {
+            let now = now_ms();
+            if pool.hold_until_ms > now {
+                return Err(over(spec, pool.hold_until_ms - now, true));
+            }
+            let guard = if spec.window_ms <= GUARDED_UP_TO_MS {
+                GUARD_MS.min(spec.window_ms / 4)
+            } else {
+                0
+            };
+            if pool.window_end_ms > now {
+                if now >= pool.window_end_ms - guard {
+                    // Too close to the window's end: wait for the next one.
+                    let wait = (pool.window_end_ms - now) as u64;
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    continue;
+                }
+                if pool.permits > 0 {
+                    pool.permits -= 1;
+                    return Ok(());
+                }
+                if !pool.more {
+                    return Err(over(spec, pool.window_end_ms - now, false));
+                }
+            }
+            self.refill(spec, &mut pool, now).await?;
+        }
+    }
+
+    /// Gets permits for the current window: all of them when this process
+    /// is the only one, else a claim on the shared ledger.
+    async fn refill(&self, spec: &BucketSpec, pool: &mut Pool, now: i64) -> Result<(), Refusal> {
+        let window = spec.window_ms.max(1);
+        let Some(store) = &self.shared else {
+            if pool.window_end_ms <= now {
+                pool.window_end_ms = now / window * window + window;
+                pool.permits = spec.limit;
+            }
+            pool.more = false;
+            return Ok(());
+        };
+        let want = (spec.limit / 10).clamp(1, 50);
+        let claim = store
+            .claim_permits(&spec.key, window, spec.limit, want)
+            .await
+            .map_err(unavailable)?;
+        // The ledger counts on the database's clock; this process keeps
+        // its own, so the window's end is moved by the difference.
+        let skew = claim.now_ms - now_ms();
+        if let Some(until) = claim.held_until_ms {
+            pool.hold_until_ms = until - skew;
+            pool.permits = 0;
+            return Ok(());
+        }
+        pool.window_end_ms = claim.window_end_ms - skew;
+        pool.permits = claim.granted;
+        pool.more = claim.granted == want;
+        Ok(())
+    }
+
+    /// Holds `key` until `until_ms` (unix ms) in this process: Zoom answered
+    /// 429, or another replica heard it did.
+    pub fn hold_here(&self, key: &str, until_ms: i64) {
+        let pool = self.pool(key);
+        // A holder of the lock is mid-claim; it sees the hold on its next
+        // pass through the ledger, which has it too.
+        let applied = match pool.try_lock() {
+            Ok(mut pool) => {
+                pool.hold_until_ms = pool.hold_until_ms.max(until_ms);
+                pool.permits = 0;
+                true
+            }
+            Err(_) => false,
+        };
+        if !applied {
+            tokio::spawn(async move {
+                let mut pool = pool.lock().await;
+                pool.hold_until_ms = pool.hold_until_ms.max(until_ms);
+                pool.permits = 0;
+            });
+        }
+    }
+
+    /// Holds `key` everywhere: here, and in the shared ledger.
+    pub async fn hold(&self, key: &str, until_ms: i64, reason: &str) -> Result<(), StoreError> {
+        self.hold_here(key, until_ms);
+        match &self.shared {
+            Some(store) => store.hold_bucket(key, until_ms, reason).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Drops the ledger's rows that ended a minute ago or more.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        match &self.shared {
+            Some(store) => store.prune_budgets(now_ms() - 60_000).await,
+            None => Ok(0),
+        }
+    }
+}
+
+fn over(spec: &BucketSpec, wait_ms: i64, held: bool) -> Refusal {
+    Refusal::OverBudget {
+        bucket: spec.key.clone(),
+        retry_after: Duration::from_millis(wait_ms.max(1) as u64),
+        held,
+    }
+}
+
+fn unavailable(err: StoreError) -> Refusal {
+    Refusal::Unavailable(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(limit: i64, window_ms: i64) -> BucketSpec {
+        BucketSpec {
+            key: "acct:light:rate".into(),
+            window_ms,
+            limit,
+        }
+    }
+
+    #[tokio::test]
+    async fn in_process_windows_admit_the_limit_then_refuse_until_the_next() {
+        let budgets = Budgets::new(None);
+        let s = spec(5, 60_000);
+        let mut admitted = 0;
+        for _ in 0..8 {
+            match budgets.take(std::slice::from_ref(&s)).await {
+                Ok(()) => admitted += 1,
+                Err(Refusal::OverBudget {
+                    retry_after, held, ..
+                }) => {
+                    assert!(!held);
+                    assert!(retry_after <= Duration::from_secs(60));
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        // A minute window could be entered in its guard; then all 5 come
+        // from the next one, still 5.
+        assert_eq!(admitted, 5);
+    }
+
+    #[tokio::test]
+    async fn a_hold_refuses_at_once() {
+        let budgets = Budgets::new(None);
+        let s = spec(100, 1000);
+        budgets.hold_here(&s.key, now_ms() + 5_000);
+        match budgets.take(&[s]).await {
+            Err(Refusal::OverBudget {
+                held: true,
+                retry_after,
+                ..
+            }) => {
+                assert!(retry_after > Duration::from_secs(4));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
