@@ -90,6 +90,7 @@ pub async fn launch_with_tcp_listener(
     let usage = spawn_usage_flusher(app.clone());
     let events = crate::events::spawn_delivery(app.clone());
     let listener_task = crate::service::invalidation::spawn_listener(app.clone());
+    let budgets = spawn_budget_pruner(app.clone());
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -102,6 +103,7 @@ pub async fn launch_with_tcp_listener(
     if let Some(handle) = listener_task {
         handle.abort();
     }
+    budgets.abort();
     // The uses of the last few seconds decide what stays fresh.
     usage.abort();
     if let Err(err) = flush_usage(&app).await {
@@ -113,6 +115,20 @@ pub async fn launch_with_tcp_listener(
         tracing::error!("exiting with refreshes still under way; their answers are lost");
     }
     result
+}
+
+/// Drops the shared rate ledger's ended windows and holds once a minute
+/// (on PostgreSQL; SQLite's budgets live in memory).
+fn spawn_budget_pruner(app: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(err) = app.budgets.prune().await {
+                tracing::warn!(%err, "could not prune the rate ledger");
+            }
+        }
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

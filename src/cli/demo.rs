@@ -167,7 +167,9 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
         "  broker:        {base}  ({} database)",
         app.store.backend()
     );
-    println!("  sandbox Zoom:  {sandbox_url}  (consent page, token endpoint, /v2/users/me)");
+    println!(
+        "  sandbox Zoom:  {sandbox_url}  (consent page, token endpoint, /v2/users/me, meetings)"
+    );
     println!();
     println!("1. Open the admin console (one-time sign-in link, valid 10 minutes), click");
     println!("   \"Authorize from Zoom App Marketplace\" and approve on the sandbox Zoom as {DEMO_ADMIN}:");
@@ -180,6 +182,10 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
     );
     println!("   API key: {api_key}");
     println!("   curl -s -H 'Authorization: Bearer {api_key}' {base}/api/v1/orgs/{DEMO_ORG}/users/{DEMO_ADMIN}/token");
+    println!("   Once authorized, call Zoom's API through the broker, which signs each call and keeps the");
+    println!("   Zoom account within its rate limits: list, then create, a meeting:");
+    println!("   curl -s -H 'Authorization: Bearer {api_key}' {base}/api/v1/orgs/{DEMO_ORG}/users/{DEMO_ADMIN}/zoom/users/me/meetings");
+    println!("   curl -s -H 'Authorization: Bearer {api_key}' -H 'content-type: application/json' -d '{{\"topic\":\"Demo meeting\",\"type\":2,\"duration\":30}}' {base}/api/v1/orgs/{DEMO_ORG}/users/{DEMO_ADMIN}/zoom/users/me/meetings");
     println!("3. Remove the app \"in Zoom\" and watch the signed webhook revoke the connection:");
     println!("   curl -s -X POST {sandbox_url}/_sandbox/deauthorize -H 'content-type: application/json' -d '{{\"email\":\"{DEMO_ADMIN}\"}}'");
     println!("   Server-to-Server credentials for the sandbox: account demo-account, client demo-s2s-client / demo-s2s-secret.");

@@ -121,6 +121,29 @@ async fn check(dir: &std::path::Path, base: &str, printed: &str) {
         .await
         .unwrap();
     assert_eq!(token.status(), StatusCode::OK);
+    // The printed proxy line works: a meeting created and listed through the broker.
+    assert!(printed.contains("/zoom/users/me/meetings"), "{printed}");
+    let meetings = format!(
+        "{base}/api/v1/orgs/demo-own-app/users/ann@demo-own-app.example/zoom/users/me/meetings"
+    );
+    let created = api
+        .post(&meetings)
+        .bearer_auth(&own_key)
+        .json(&json!({ "topic": "Demo meeting", "type": 2, "duration": 30 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let listed: Value = api
+        .get(&meetings)
+        .bearer_auth(&own_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["meetings"][0]["topic"], "Demo meeting", "{listed}");
 
     // A second admin link, with no variables at all, in the demo's directory.
     let link = run(

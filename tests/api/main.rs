@@ -31,6 +31,7 @@ mod process;
 mod products;
 mod proxy;
 mod proxy_replicas;
+mod rate_ledger;
 mod refresh;
 mod refresh_durability;
 mod refresh_failures;
