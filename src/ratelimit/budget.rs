@@ -7,10 +7,10 @@
 //! so a busy bucket costs one write per claim, not one per call. On SQLite
 //! (one process) the whole window is counted here.
 //!
-//! Windows are aligned to the clock (whole seconds, minutes, UTC days) and
-//! a replica stops spending a window's permits `GUARD_MS` before it ends,
-//! so a call admitted in one window reaches Zoom before the next begins and
-//! Zoom, counting its own windows, never sees two windows' calls in one.
+//! Windows are aligned to the clock (whole seconds, minutes, UTC days). A
+//! call sent in the last `GUARD_MS` of a window may reach Zoom in the next
+//! one, so it takes a permit of both: Zoom, counting its own windows, never
+//! sees more than a window's limit in one, and nobody waits for a boundary.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,10 +18,13 @@ use std::time::Duration;
 
 use crate::store::{DynStore, StoreError};
 
-/// How long before a sub-minute window's end a replica stops admitting.
+/// A call sent this close to its window's end takes a permit of the next one too.
 pub const GUARD_MS: i64 = 50;
 /// Windows up to this long get the guard; a daily pool does not need it.
 const GUARDED_UP_TO_MS: i64 = 60_000;
+/// The most permits one claim takes (a tenth of the limit, at least one):
+/// fewer writes, against permits another replica cannot use meanwhile.
+const MAX_CLAIM: i64 = 500;
 
 /// One limit a call must fit in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,13 +48,21 @@ pub enum Refusal {
     Unavailable(String),
 }
 
-#[derive(Default)]
-struct Pool {
-    /// The window the permits belong to ends here (unix ms, this clock).
-    window_end_ms: i64,
+/// Permits of one window.
+#[derive(Default, Clone, Copy)]
+struct Window {
+    /// The window ends here (unix ms, this clock); 0: none yet.
+    end_ms: i64,
     permits: i64,
     /// The ledger may still have permits for this window.
     more: bool,
+}
+
+#[derive(Default)]
+struct Pool {
+    current: Window,
+    /// The window after, drawn on by calls sent in `current`'s guard.
+    next: Window,
     /// Nothing goes before this instant (unix ms, this clock).
     hold_until_ms: i64,
 }
@@ -78,6 +89,9 @@ impl Budgets {
 
     fn pool(&self, key: &str) -> Arc<tokio::sync::Mutex<Pool>> {
         let mut pools = self.pools.lock().expect("budget map poisoned");
+        if let Some(pool) = pools.get(key) {
+            return pool.clone();
+        }
         pools.entry(key.to_string()).or_default().clone()
     }
 
@@ -92,50 +106,86 @@ impl Budgets {
     async fn take_one(&self, spec: &BucketSpec) -> Result<(), Refusal> {
         let pool = self.pool(&spec.key);
         let mut pool = pool.lock().await;
+        let window = spec.window_ms.max(1);
+        let guard = if window <= GUARDED_UP_TO_MS {
+            GUARD_MS.min(window / 4)
+        } else {
+            0
+        };
         loop {
             let now = now_ms();
             if pool.hold_until_ms > now {
                 return Err(over(spec, pool.hold_until_ms - now, true));
             }
-            let guard = if spec.window_ms <= GUARDED_UP_TO_MS {
-                GUARD_MS.min(spec.window_ms / 4)
-            } else {
-                0
-            };
-            if pool.window_end_ms > now {
-                if now >= pool.window_end_ms - guard {
-                    // Too close to the window's end: wait for the next one.
-                    let wait = (pool.window_end_ms - now) as u64;
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
+            if pool.current.end_ms <= now {
+                // The next window has begun: what was drawn for it is current.
+                pool.current = if pool.next.end_ms > now {
+                    pool.next
+                } else {
+                    Window::default()
+                };
+                pool.next = Window::default();
+            }
+            if pool.current.end_ms <= now {
+                self.refill(spec, &mut pool, 0).await?;
+                continue;
+            }
+            if pool.current.permits == 0 {
+                if !pool.current.more {
+                    return Err(over(spec, pool.current.end_ms - now, false));
+                }
+                self.refill(spec, &mut pool, 0).await?;
+                continue;
+            }
+            if now >= pool.current.end_ms - guard {
+                // May reach Zoom in the next window: it needs a permit there too.
+                if pool.next.end_ms != pool.current.end_ms + window {
+                    pool.next = Window {
+                        end_ms: pool.current.end_ms + window,
+                        permits: 0,
+                        more: true,
+                    };
+                }
+                if pool.next.permits == 0 {
+                    if !pool.next.more {
+                        return Err(over(spec, pool.next.end_ms - window - now, false));
+                    }
+                    self.refill(spec, &mut pool, 1).await?;
                     continue;
                 }
-                if pool.permits > 0 {
-                    pool.permits -= 1;
-                    return Ok(());
-                }
-                if !pool.more {
-                    return Err(over(spec, pool.window_end_ms - now, false));
-                }
+                pool.next.permits -= 1;
             }
-            self.refill(spec, &mut pool, now).await?;
+            pool.current.permits -= 1;
+            return Ok(());
         }
     }
 
-    /// Gets permits for the current window: all of them when this process
-    /// is the only one, else a claim on the shared ledger.
-    async fn refill(&self, spec: &BucketSpec, pool: &mut Pool, now: i64) -> Result<(), Refusal> {
+    /// Gets permits for the current window (`ahead` 0) or the next (1): all
+    /// of them when this process is the only one, else a claim on the
+    /// shared ledger.
+    async fn refill(&self, spec: &BucketSpec, pool: &mut Pool, ahead: i64) -> Result<(), Refusal> {
         let window = spec.window_ms.max(1);
         let Some(store) = &self.shared else {
-            if pool.window_end_ms <= now {
-                pool.window_end_ms = now / window * window + window;
-                pool.permits = spec.limit;
+            let start = (now_ms() / window + ahead) * window;
+            let slot = if ahead == 0 {
+                &mut pool.current
+            } else {
+                &mut pool.next
+            };
+            if slot.end_ms != start + window {
+                *slot = Window {
+                    end_ms: start + window,
+                    permits: spec.limit,
+                    more: false,
+                };
+            } else {
+                slot.more = false;
             }
-            pool.more = false;
             return Ok(());
         };
-        let want = (spec.limit / 10).clamp(1, 50);
+        let want = (spec.limit / 10).clamp(1, MAX_CLAIM);
         let claim = store
-            .claim_permits(&spec.key, window, spec.limit, want)
+            .claim_permits(&spec.key, window, spec.limit, want, ahead)
             .await
             .map_err(unavailable)?;
         // The ledger counts on the database's clock; this process keeps
@@ -143,12 +193,19 @@ impl Budgets {
         let skew = claim.now_ms - now_ms();
         if let Some(until) = claim.held_until_ms {
             pool.hold_until_ms = until - skew;
-            pool.permits = 0;
             return Ok(());
         }
-        pool.window_end_ms = claim.window_end_ms - skew;
-        pool.permits = claim.granted;
-        pool.more = claim.granted == want;
+        let end_ms = claim.window_end_ms - skew;
+        let slot = if ahead == 0 {
+            &mut pool.current
+        } else {
+            &mut pool.next
+        };
+        *slot = Window {
+            end_ms,
+            permits: claim.granted,
+            more: claim.granted == want,
+        };
         Ok(())
     }
 
@@ -161,7 +218,6 @@ impl Budgets {
         let applied = match pool.try_lock() {
             Ok(mut pool) => {
                 pool.hold_until_ms = pool.hold_until_ms.max(until_ms);
-                pool.permits = 0;
                 true
             }
             Err(_) => false,
@@ -170,7 +226,6 @@ impl Budgets {
             tokio::spawn(async move {
                 let mut pool = pool.lock().await;
                 pool.hold_until_ms = pool.hold_until_ms.max(until_ms);
-                pool.permits = 0;
             });
         }
     }

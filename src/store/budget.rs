@@ -30,13 +30,15 @@ pub struct Claim {
 #[async_trait]
 pub trait RateBudgets: Send + Sync + 'static {
     /// Takes up to `want` permits of `bucket`'s current window of
-    /// `window_ms` (aligned to the epoch), of which `limit` exist.
+    /// `window_ms` (aligned to the epoch; `ahead` 1: the window after), of
+    /// which `limit` exist.
     async fn claim_permits(
         &self,
         bucket: &str,
         window_ms: i64,
         limit: i64,
         want: i64,
+        ahead: i64,
     ) -> StoreResult<Claim>;
 
     /// Refuses every claim on `bucket` until `until_ms` (database clock);
@@ -57,14 +59,14 @@ const PG_CLAIM: &str = "
     ),
     taken AS (
         INSERT INTO zoom_rate_windows (bucket, window_start, window_end, used)
-        SELECT $1, (clock.now / $2) * $2, (clock.now / $2) * $2 + $2, $4 FROM clock
+        SELECT $1, (clock.now / $2 + $5) * $2, (clock.now / $2 + $5) * $2 + $2, $4 FROM clock
         WHERE NOT EXISTS (SELECT 1 FROM hold)
         ON CONFLICT (bucket, window_start) DO UPDATE
             SET used = zoom_rate_windows.used + EXCLUDED.used
             WHERE zoom_rate_windows.used < $3
         RETURNING used
     )
-    SELECT (SELECT used FROM taken), (clock.now / $2) * $2 + $2, clock.now,
+    SELECT (SELECT used FROM taken), (clock.now / $2 + $5) * $2 + $2, clock.now,
            (SELECT until_ms FROM hold)
     FROM clock";
 
@@ -126,6 +128,7 @@ where
         window_ms: i64,
         limit: i64,
         want: i64,
+        ahead: i64,
     ) -> StoreResult<Claim> {
         let window_ms = window_ms.max(1);
         if DB::LABEL == "postgres" {
@@ -135,6 +138,7 @@ where
                     .bind(window_ms)
                     .bind(limit)
                     .bind(want)
+                    .bind(ahead)
                     .fetch_one(&self.pool)
                     .await?;
             return Ok(Claim {
@@ -148,7 +152,7 @@ where
             .bind(bucket)
             .fetch_one(&self.pool)
             .await?;
-        let start = now_ms / window_ms * window_ms;
+        let start = (now_ms / window_ms + ahead) * window_ms;
         let window_end_ms = start + window_ms;
         let used = if held_until_ms.is_some() {
             None
@@ -206,8 +210,11 @@ impl<S: super::Store> RateBudgets for super::Deadline<S> {
         window_ms: i64,
         limit: i64,
         want: i64,
+        ahead: i64,
     ) -> StoreResult<Claim> {
-        let work = self.inner().claim_permits(bucket, window_ms, limit, want);
+        let work = self
+            .inner()
+            .claim_permits(bucket, window_ms, limit, want, ahead);
         self.within("claim_permits", work).await
     }
     async fn hold_bucket(&self, bucket: &str, until_ms: i64, reason: &str) -> StoreResult<()> {

@@ -65,6 +65,9 @@ pub enum OutBody {
 pub struct ProxyClient {
     http: reqwest::Client,
     api_base: String,
+    base: url::Url,
+    /// `base`'s path with one trailing `/`: every target's path starts so.
+    base_path: String,
 }
 
 impl ProxyClient {
@@ -77,9 +80,14 @@ impl ProxyClient {
             .user_agent(concat!("tokenbroker/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client configuration is static and valid");
+        let trimmed = api_base.as_str().trim_end_matches('/').to_string();
+        let base = url::Url::parse(&trimmed).expect("ZOOM_API_URL was parsed as a URL");
+        let base_path = format!("{}/", base.path().trim_end_matches('/'));
         Self {
             http,
-            api_base: api_base.as_str().trim_end_matches('/').to_string(),
+            api_base: trimmed,
+            base,
+            base_path,
         }
     }
 

@@ -100,6 +100,21 @@ async fn calls_reach_zoom_as_the_user_with_query_and_body_unchanged() {
     let id = meeting["id"].as_u64().unwrap();
     let deleted = proxied(&app, Method::DELETE, &format!("meetings/{id}"), None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let metrics = app
+        .api
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics
+            .contains(r#"tokenbroker_proxy_calls_total{category="medium",outcome="answered"} 3"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"tokenbroker_proxy_calls_total{category="light",outcome="answered"} 2"#)
+    );
 }
 
 #[tokio::test]

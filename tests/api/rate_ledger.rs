@@ -16,7 +16,7 @@ async fn open() -> (DynStore, TestDb) {
 async fn concurrent_claims_never_grant_past_the_limit() {
     let (store, _db) = open().await;
     // A day-long window, so the test cannot straddle two of them.
-    let claims = (0..25).map(|_| store.claim_permits("acct:light:rate", 86_400_000, 40, 3));
+    let claims = (0..25).map(|_| store.claim_permits("acct:light:rate", 86_400_000, 40, 3, 0));
     let granted: i64 = join_all(claims)
         .await
         .into_iter()
@@ -24,14 +24,14 @@ async fn concurrent_claims_never_grant_past_the_limit() {
         .sum();
     assert_eq!(granted, 40, "25 claims of 3 on a limit of 40");
     let after = store
-        .claim_permits("acct:light:rate", 86_400_000, 40, 3)
+        .claim_permits("acct:light:rate", 86_400_000, 40, 3, 0)
         .await
         .unwrap();
     assert_eq!(after.granted, 0);
     assert!(after.window_end_ms > after.now_ms);
     // Another bucket has its own count.
     let other = store
-        .claim_permits("acct:medium:rate", 86_400_000, 40, 3)
+        .claim_permits("acct:medium:rate", 86_400_000, 40, 3, 0)
         .await
         .unwrap();
     assert_eq!(other.granted, 3);
@@ -41,7 +41,7 @@ async fn concurrent_claims_never_grant_past_the_limit() {
 async fn a_hold_refuses_claims_until_it_ends_and_never_shrinks() {
     let (store, _db) = open().await;
     let first = store
-        .claim_permits("acct:heavy:rate", 1000, 10, 1)
+        .claim_permits("acct:heavy:rate", 1000, 10, 1, 0)
         .await
         .unwrap();
     let until = first.now_ms + 60_000;
@@ -54,7 +54,7 @@ async fn a_hold_refuses_claims_until_it_ends_and_never_shrinks() {
         .await
         .unwrap();
     let held = store
-        .claim_permits("acct:heavy:rate", 1000, 10, 1)
+        .claim_permits("acct:heavy:rate", 1000, 10, 1, 0)
         .await
         .unwrap();
     assert_eq!(held.granted, 0);
@@ -69,7 +69,7 @@ async fn a_hold_refuses_claims_until_it_ends_and_never_shrinks() {
         .await
         .unwrap();
     let free = store
-        .claim_permits("acct:light:rate", 1000, 10, 1)
+        .claim_permits("acct:light:rate", 1000, 10, 1, 0)
         .await
         .unwrap();
     assert_eq!((free.granted, free.held_until_ms), (1, None));
@@ -77,5 +77,30 @@ async fn a_hold_refuses_claims_until_it_ends_and_never_shrinks() {
     assert!(
         pruned >= 3,
         "windows and holds that ended are dropped: {pruned}"
+    );
+}
+
+#[tokio::test]
+async fn the_next_window_is_counted_apart_from_the_current_one() {
+    let (store, _db) = open().await;
+    let now = store
+        .claim_permits("acct:x:rate", 60_000, 5, 5, 0)
+        .await
+        .unwrap();
+    let next = store
+        .claim_permits("acct:x:rate", 60_000, 5, 5, 1)
+        .await
+        .unwrap();
+    assert_eq!(next.granted, 5, "the next window has its own permits");
+    // A minute boundary may pass between the two claims; the ends still differ by one window.
+    assert!(next.window_end_ms - now.window_end_ms <= 60_000);
+    assert!(next.window_end_ms > now.window_end_ms);
+    assert_eq!(
+        store
+            .claim_permits("acct:x:rate", 60_000, 5, 1, 1)
+            .await
+            .unwrap()
+            .granted,
+        0
     );
 }
