@@ -104,13 +104,10 @@ impl ProxyClient {
             text.push_str(query);
         }
         let url = url::Url::parse(&text).ok()?;
-        let base = url::Url::parse(&self.api_base).ok()?;
-        let under = url.origin() == base.origin()
+        let under = url.origin() == self.base.origin()
             && url.username().is_empty()
             && url.password().is_none()
-            && url
-                .path()
-                .starts_with(&format!("{}/", base.path().trim_end_matches('/')));
+            && url.path().starts_with(&self.base_path);
         under.then_some(url)
     }
 
