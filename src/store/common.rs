@@ -387,11 +387,11 @@ where
         Ok(())
     }
 
-    async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64> {
+    async fn record_use(&self, uses: &[(String, i64)], granularity_secs: i64) -> StoreResult<u64> {
         let mut changed = 0;
         for chunk in uses.chunks(super::usage::USE_BATCH) {
             let sql = super::usage::record_use_sql(chunk.len());
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(granularity_secs);
             for (id, at) in chunk {
                 query = query.bind(id.as_str()).bind(*at);
             }
