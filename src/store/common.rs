@@ -304,10 +304,12 @@ where
         org_id: &str,
         email: &str,
     ) -> StoreResult<Option<Connection>> {
-        let query = sqlx::query_as(sql::USER_CONNECTION_FOR_EMAIL)
+        let query = sqlx::query_as(sql::USER_CONNECTIONS_FOR_EMAIL)
             .bind(org_id)
             .bind(email);
-        Ok(query.fetch_optional(&self.pool).await?)
+        Ok(super::records::preferred_connection(
+            query.fetch_all(&self.pool).await?,
+        ))
     }
 
     async fn account_connection(&self, org_id: &str) -> StoreResult<Option<Connection>> {

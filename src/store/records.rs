@@ -107,6 +107,13 @@ pub struct Connection {
     pub oauth_app_id: Option<String>,
 }
 
+/// Of a user's unrevoked connections, the one that serves them: a live one
+/// over one that needs re-authorization, then the most recently updated.
+pub fn preferred_connection(rows: Vec<Connection>) -> Option<Connection> {
+    rows.into_iter()
+        .max_by_key(|c| (c.status == ConnectionStatus::Active, c.updated_at))
+}
+
 /// Which connections a Zoom deauthorization reaches.
 #[derive(Debug, Clone)]
 pub struct Deauthorize {
