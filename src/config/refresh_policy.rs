@@ -69,15 +69,16 @@ impl RefreshPolicy {
 }
 
 /// A granularity longer than `used_within` would blur "used within" beyond
-/// recognition, so an explicit one is refused; the default shrinks to fit a
-/// short `used_within` instead.
+/// recognition, so an explicit one is refused; the default keeps to a
+/// twelfth of a shorter `used_within` (as 300 s is of the hour), so the
+/// sweep's widening stays as small a share of the window.
 fn granularity(
     var: &impl Fn(&str) -> Option<String>,
     used_within: Duration,
 ) -> Result<Duration, ConfigError> {
     let name = "TOKENBROKER_USAGE_GRANULARITY_SECS";
     let Some(raw) = var(name) else {
-        let secs = DEFAULT_USAGE_GRANULARITY_SECS.min(used_within.as_secs());
+        let secs = DEFAULT_USAGE_GRANULARITY_SECS.min(used_within.as_secs() / 12);
         return Ok(Duration::from_secs(secs));
     };
     let secs = parse_num(name, Some(raw), DEFAULT_USAGE_GRANULARITY_SECS)?;
@@ -121,7 +122,9 @@ mod tests {
         let p = policy(&[("TOKENBROKER_USAGE_GRANULARITY_SECS", "900")]).unwrap();
         assert_eq!(p.usage_granularity, Duration::from_secs(900));
         let p = policy(&[("TOKENBROKER_REFRESH_USED_WITHIN_SECS", "60")]).unwrap();
-        assert_eq!(p.usage_granularity, Duration::from_secs(60));
+        assert_eq!(p.usage_granularity, Duration::from_secs(5));
+        let p = policy(&[("TOKENBROKER_REFRESH_USED_WITHIN_SECS", "86400")]).unwrap();
+        assert_eq!(p.usage_granularity, Duration::from_secs(300));
         let p = policy(&[("TOKENBROKER_USAGE_GRANULARITY_SECS", "0")]).unwrap();
         assert_eq!(p.usage_granularity, Duration::ZERO);
         let err = policy(&[
