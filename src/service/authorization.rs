@@ -357,6 +357,7 @@ async fn store_connection(
             created_at: now,
             updated_at: now,
             authorized_at: Some(now),
+            last_used_at: Some(now),
             oauth_app_id: p.oauth_app_id.clone(),
         };
         if app

@@ -94,10 +94,16 @@ fn lasts(app: &AppState, token: &ResolvedToken, min_valid: u64) -> bool {
 }
 
 /// Every token handed out, from memory or not, marks its connection as in
-/// use; the background refresher keeps only such connections fresh.
+/// use; the background refresher keeps only such connections fresh. A use
+/// the stored `last_used_at` already stands for (within the granularity) is
+/// not noted, so a busy connection costs no write until its record ages.
 fn note_use(app: &AppState, token: &ResolvedToken) {
     if let Some(id) = &token.connection_id {
-        app.refresher.usage.note(id, app.clock.now());
+        let now = app.clock.now();
+        let granularity = app.config.refresh_policy.usage_granularity.as_secs() as i64;
+        if crate::tokens::needs_recording(token.recorded_use, now, granularity) {
+            app.refresher.usage.note(id, now);
+        }
     }
 }
 

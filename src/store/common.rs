@@ -304,10 +304,12 @@ where
         org_id: &str,
         email: &str,
     ) -> StoreResult<Option<Connection>> {
-        let query = sqlx::query_as(sql::USER_CONNECTION_FOR_EMAIL)
+        let query = sqlx::query_as(sql::USER_CONNECTIONS_FOR_EMAIL)
             .bind(org_id)
             .bind(email);
-        Ok(query.fetch_optional(&self.pool).await?)
+        Ok(super::records::preferred_connection(
+            query.fetch_all(&self.pool).await?,
+        ))
     }
 
     async fn account_connection(&self, org_id: &str) -> StoreResult<Option<Connection>> {
@@ -387,11 +389,11 @@ where
         Ok(())
     }
 
-    async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64> {
+    async fn record_use(&self, uses: &[(String, i64)], granularity_secs: i64) -> StoreResult<u64> {
         let mut changed = 0;
         for chunk in uses.chunks(super::usage::USE_BATCH) {
             let sql = super::usage::record_use_sql(chunk.len());
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(granularity_secs);
             for (id, at) in chunk {
                 query = query.bind(id.as_str()).bind(*at);
             }

@@ -100,7 +100,7 @@ forward! {
     fn forget_webhook_event(id: &str) -> ();
     fn acquire_lease(slot: TokenSlot, id: &str, version: i64, owner: &str, lease_secs: i64)
         -> Option<LeaseGrant>;
-    fn record_use(uses: &[(String, i64)]) -> u64;
+    fn record_use(uses: &[(String, i64)], granularity_secs: i64) -> u64;
     fn refresh_page(page: &RefreshPage) -> Vec<RefreshCandidate>;
     fn claim_refresh_slot(per_sec: i64) -> bool;
     fn connection_use(id: &str) -> Option<ConnectionUse>;

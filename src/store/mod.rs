@@ -201,8 +201,9 @@ pub trait Store: Outbox + RateBudgets + Send + Sync + 'static {
     async fn record_webhook_event(&self, id: &str, now: i64) -> StoreResult<bool>;
     async fn forget_webhook_event(&self, id: &str) -> StoreResult<()>;
     /// Writes a batch of uses (connection id, unix seconds) in one statement
-    /// per `usage::USE_BATCH` rows; returns the rows changed.
-    async fn record_use(&self, uses: &[(String, i64)]) -> StoreResult<u64>;
+    /// per `usage::USE_BATCH` rows; a row whose stored use is less than
+    /// `granularity_secs` older is left alone. Returns the rows changed.
+    async fn record_use(&self, uses: &[(String, i64)], granularity_secs: i64) -> StoreResult<u64>;
     /// One keyset page of connections for the background refresher.
     async fn refresh_page(&self, page: &RefreshPage) -> StoreResult<Vec<RefreshCandidate>>;
     /// Claims one background token-endpoint call in the current second of

@@ -99,8 +99,19 @@ pub struct Connection {
     pub updated_at: i64,
     /// When the grant was last given (created or re-authorized).
     pub authorized_at: Option<i64>,
+    /// When a token of it was last handed out, at the resolution of
+    /// `TOKENBROKER_USAGE_GRANULARITY_SECS` (absent from narrower queries).
+    #[sqlx(default)]
+    pub last_used_at: Option<i64>,
     /// The org's own Zoom app it was made with; `None`: the deployment's app.
     pub oauth_app_id: Option<String>,
+}
+
+/// Of a user's unrevoked connections, the one that serves them: a live one
+/// over one that needs re-authorization, then the most recently updated.
+pub fn preferred_connection(rows: Vec<Connection>) -> Option<Connection> {
+    rows.into_iter()
+        .max_by_key(|c| (c.status == ConnectionStatus::Active, c.updated_at))
 }
 
 /// Which connections a Zoom deauthorization reaches.

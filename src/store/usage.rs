@@ -79,23 +79,26 @@ pub const CONNECTION_USE: &str =
     "SELECT last_used_at, refresh_issued_at FROM connections WHERE id = $1";
 
 /// Rows per `last_used_at` statement: well under both drivers' limits on
-/// bound parameters (two per row).
+/// bound parameters (two per row, plus the granularity).
 pub const USE_BATCH: usize = 1_000;
 
-/// One statement for `rows` uses: `$1, $2` are the first row's id and time,
-/// and so on. A use never moves `last_used_at` back (another replica may
-/// have written a later one), and it touches neither `version` nor the
-/// lease, so it never disturbs a refresh.
+/// One statement for `rows` uses: `$1` is the granularity in seconds, `$2,
+/// $3` the first row's id and time, and so on. A row is written only when
+/// its stored use is at least a granularity older than the new one, so a
+/// connection in steady use costs one write per granularity however many
+/// replicas flush it and however often. A use never moves `last_used_at`
+/// back, and it touches neither `version` nor the lease, so it never
+/// disturbs a refresh.
 pub fn record_use_sql(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
-        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
         .collect();
     format!(
         "UPDATE connections
          SET last_used_at = u.used_at
          FROM (SELECT column1 AS id, column2 AS used_at FROM (VALUES {}) AS v) AS u
          WHERE connections.id = u.id
-           AND (connections.last_used_at IS NULL OR connections.last_used_at < u.used_at)",
+           AND (connections.last_used_at IS NULL OR connections.last_used_at <= u.used_at - $1)",
         values.join(", ")
     )
 }
@@ -135,7 +138,8 @@ mod tests {
     #[test]
     fn a_batch_numbers_its_placeholders_in_pairs() {
         let sql = record_use_sql(3);
-        assert!(sql.contains("VALUES ($1, $2), ($3, $4), ($5, $6)"), "{sql}");
-        assert!(!sql.contains("$7"));
+        assert!(sql.contains("VALUES ($2, $3), ($4, $5), ($6, $7)"), "{sql}");
+        assert!(sql.contains("used_at - $1"), "{sql}");
+        assert!(!sql.contains("$8"));
     }
 }

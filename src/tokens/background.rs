@@ -75,7 +75,10 @@ async fn sweep(
     let policy = app.config.refresh_policy;
     let now = app.clock.now();
     let bound = match kind {
-        RefreshKind::Used => now - policy.used_within.as_secs() as i64,
+        // Widened by one granularity: a stored use may be that much older
+        // than the real last use, and a connection used within the window
+        // must never be left out.
+        RefreshKind::Used => now - (policy.used_within + policy.usage_granularity).as_secs() as i64,
         RefreshKind::KeepAlive => now - policy.keepalive_after.as_secs() as i64,
     };
     let mut page = RefreshPage {

@@ -30,7 +30,7 @@ pub use replace::replace_refused;
 pub use resolve::{resolve, resolve_for, resolve_within, ResolvedToken};
 pub use s2s::{fetch_s2s_token, pick_account, s2s_token};
 pub use sdk::{sdk_signature, SDK_CLOCK_SKEW_SECS};
-pub use usage::{flush_usage, spawn_usage_flusher, UsageLog};
+pub use usage::{flush_usage, needs_recording, spawn_usage_flusher, UsageLog};
 
 /// An access token ready to hand out. `Debug` hides the token.
 #[derive(Clone)]

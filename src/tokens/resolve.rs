@@ -29,6 +29,10 @@ pub struct ResolvedToken {
     /// needing re-authorization): such an answer must not outlive the moment.
     #[serde(skip)]
     pub cacheable: bool,
+    /// The connection's `last_used_at` as read with it: a use within a
+    /// granularity of it need not be noted again.
+    #[serde(skip)]
+    pub recorded_use: Option<i64>,
     pub access_token: String,
     pub token_type: TokenType,
     #[schema(format = DateTime)]
@@ -80,6 +84,7 @@ fn answer(
     ResolvedToken {
         expires_unix: token.expires_at,
         cacheable,
+        recorded_use: None,
         access_token: token.access_token,
         token_type: TokenType::Bearer,
         expires_at: rfc3339(token.expires_at),
@@ -149,8 +154,13 @@ pub async fn resolve_for(
         };
         let Some(conn) = found else { continue };
         let id = conn.id.clone();
+        let recorded_use = conn.last_used_at;
         match connection_token_for(app, conn, min_valid).await {
-            Ok(token) => return Ok(answer(token, AuthType::Oauth, Some(id), warnings, None)),
+            Ok(token) => {
+                let mut answer = answer(token, AuthType::Oauth, Some(id), warnings, None);
+                answer.recorded_use = recorded_use;
+                return Ok(answer);
+            }
             Err(TokenError::Reauth(reason)) => {
                 warnings.push(format!(
                     "Zoom connection {id} needs re-authorization: {reason}"

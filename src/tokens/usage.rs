@@ -1,6 +1,10 @@
 //! Which connections are in use, noted in memory on every token handed out
 //! and written to `connections.last_used_at` in batches: one statement per
-//! flush (per thousand connections), never one write per token call.
+//! flush (per thousand connections), never one write per token call, and
+//! at most one write per connection per `TOKENBROKER_USAGE_GRANULARITY_SECS`
+//! (issue 20): the row is an index key, so each write costs an index entry
+//! as well, and with a million connections in use writes per flush would
+//! grow with the calls instead of with time.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +21,14 @@ pub struct UsageLog {
     pending: Mutex<HashMap<String, i64>>,
     flushes: AtomicU64,
     statements: AtomicU64,
+    rows_written: AtomicU64,
+}
+
+/// False when the stored use is recent enough to stand for a use at `now`:
+/// within `granularity` seconds. The store checks the same condition when
+/// it writes, so this only saves the statement, never decides alone.
+pub fn needs_recording(recorded: Option<i64>, now: i64, granularity: i64) -> bool {
+    recorded.is_none_or(|at| at <= now - granularity)
 }
 
 impl UsageLog {
@@ -44,6 +56,11 @@ impl UsageLog {
     /// Statements those flushes ran.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Rows those statements changed, as the database counted them.
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written.load(Ordering::Relaxed)
     }
 
     fn take(&self) -> Vec<(String, i64)> {
@@ -92,9 +109,11 @@ pub async fn flush_usage(app: &AppState) -> StoreResult<usize> {
     if uses.is_empty() {
         return Ok(0);
     }
-    match app.store.record_use(&uses).await {
-        Ok(_) => {
+    let granularity = app.config.refresh_policy.usage_granularity.as_secs() as i64;
+    match app.store.record_use(&uses, granularity).await {
+        Ok(written) => {
             log.flushes.fetch_add(1, Ordering::Relaxed);
+            log.rows_written.fetch_add(written, Ordering::Relaxed);
             let statements = uses.len().div_ceil(crate::store::usage::USE_BATCH) as u64;
             log.statements.fetch_add(statements, Ordering::Relaxed);
             Ok(uses.len())
@@ -138,5 +157,15 @@ mod tests {
         log.note("a", 3);
         log.restore(vec![("a".into(), 8)]);
         assert_eq!(log.take(), vec![("a".to_string(), 8)]);
+    }
+
+    #[test]
+    fn a_use_is_recorded_only_once_its_stored_use_is_a_granularity_old() {
+        assert!(needs_recording(None, 1_000, 300));
+        assert!(!needs_recording(Some(1_000), 1_000, 300));
+        assert!(!needs_recording(Some(701), 1_000, 300));
+        assert!(needs_recording(Some(700), 1_000, 300));
+        // A zero granularity records every flush's latest use.
+        assert!(needs_recording(Some(1_000), 1_000, 0));
     }
 }

@@ -45,5 +45,6 @@ mod sign_in;
 mod store;
 mod sweep_plan;
 mod tenant_integrity;
+mod usage_granularity;
 mod validation;
 mod webhooks;

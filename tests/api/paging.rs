@@ -38,6 +38,7 @@ pub fn connection(org_id: &str, email: &str, app_type: AppType, at: i64) -> Conn
         created_at: at,
         updated_at: at,
         authorized_at: Some(at),
+        last_used_at: Some(at),
         oauth_app_id: None,
     }
 }

@@ -190,6 +190,7 @@ async fn token_calls_are_recorded_in_a_few_batched_writes_and_cache_hits_count()
     let app = spawn_app_with(&[
         ("TOKENBROKER_USAGE_FLUSH_MS", "300"),
         ("TOKENBROKER_TOKEN_CACHE_MS", "60000"),
+        ("TOKENBROKER_USAGE_GRANULARITY_SECS", "5"),
     ])
     .await;
     let ann = app.connect("ann@acme.example", "user", "Member").await;
@@ -223,6 +224,7 @@ async fn uses_not_yet_flushed_are_written_when_the_server_stops() {
     let replica = app
         .second_server(&[
             ("TOKENBROKER_USAGE_FLUSH_MS", "3600000"),
+            ("TOKENBROKER_USAGE_GRANULARITY_SECS", "5"),
             ("TOKENBROKER_CLOCK_OFFSET_SECS", "30"),
         ])
         .await;

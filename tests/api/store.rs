@@ -155,3 +155,42 @@ async fn admin_links_are_claimed_once_even_by_racing_callers() {
     expected.push("claimed");
     assert_eq!(names, expected, "exactly one of eight racing claims wins");
 }
+
+/// The token API's lookup picks among a user's rows in Rust (issue 20: no
+/// sort in SQL); the preference must be what the `ORDER BY` said.
+#[tokio::test]
+async fn a_user_is_served_by_their_newest_live_connection_else_their_newest() {
+    use tokenbroker::domain::{AppType, ConnectionStatus};
+    let (store, org, _db) = open().await;
+    let email = "pat@acme.example";
+    let mut ids = Vec::new();
+    for at in [100, 200, 50] {
+        let row = crate::paging::connection(&org, email, AppType::User, at);
+        assert!(store.upsert_connection(&row).await.unwrap());
+        ids.push(row.id);
+    }
+    let served = || async {
+        store
+            .user_connection_for_email(&org, email)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(served().await.id, ids[1], "the newest live row");
+    // The oldest breaks, and is now the most recently updated: still row 1.
+    assert!(store.mark_needs_reauth(&ids[2], 0, "x", 400).await.unwrap());
+    assert_eq!(served().await.id, ids[1]);
+    assert!(store.mark_needs_reauth(&ids[1], 0, "x", 500).await.unwrap());
+    assert_eq!(served().await.id, ids[0], "the only live row");
+    assert!(store.mark_needs_reauth(&ids[0], 0, "x", 450).await.unwrap());
+    let none_live = served().await;
+    assert_eq!(
+        (none_live.id.as_str(), none_live.status),
+        (ids[1].as_str(), ConnectionStatus::NeedsReauth)
+    );
+    assert!(store
+        .user_connection_for_email(&org, "nobody@acme.example")
+        .await
+        .unwrap()
+        .is_none());
+}

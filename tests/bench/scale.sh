@@ -8,8 +8,14 @@
 #   tests/bench/scale.sh                      # sqlite:1000 sqlite:100000 postgres:1000 postgres:1000000
 #   BENCH_CASES="postgres:1000000" tests/bench/scale.sh
 #
+# On PostgreSQL it also reports the row writes per second to `connections`
+# the random-user run caused (issue 20), from pg_stat_user_tables: n_tup_upd
+# and, of those, n_tup_hot_upd (heap-only), read after the statistics are
+# flushed (a backend reports them at most every 10 s when idle).
+#
 # Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (64), BENCH_THREADS (2),
-# BENCH_PG_URL, BENCH_CACHE_MS (0). Needs a release build
+# BENCH_PG_URL, BENCH_CACHE_MS (0), BENCH_BIN (target/release/tokenbroker:
+# another build, for a before/after in one run). Needs a release build
 # (cargo build --release), wrk, python3-cryptography, sqlite3, psql.
 # Exits non-zero on any non-2xx answer.
 set -euo pipefail
@@ -20,7 +26,7 @@ CONNS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 CASES="${BENCH_CASES:-sqlite:1000 sqlite:100000 postgres:1000 postgres:1000000}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
-BIN=target/release/tokenbroker
+BIN="${BENCH_BIN:-target/release/tokenbroker}"
 WORK="$(mktemp -d)"
 PIDS=()
 export PGOPTIONS='--client-min-messages=warning'
@@ -48,7 +54,11 @@ rps() { awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/$1.txt"; }
 p99() { awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 } printf "%.2f", v }' "$WORK/$1.txt"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
-printf '| database | N | /healthz req/s | random users req/s (ratio, p99 ms) | Zipf 10k req/s (ratio, p99 ms) | hot user req/s (ratio, p99 ms) | RSS MB | seed s |\n|---|---|---|---|---|---|---|---|\n' > "$WORK/table.md"
+# Row updates of `connections` so far: "n_tup_upd n_tup_hot_upd".
+updates() { psql "$1" -tAc "SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'connections'"; }
+secs() { local d="${DURATION%s}"; echo "$d"; }
+
+printf '| database | N | /healthz req/s | random users req/s (ratio, p99 ms) | random: row writes/s to connections (HOT) | Zipf 10k req/s (ratio, p99 ms) | hot user req/s (ratio, p99 ms) | RSS MB | seed s |\n|---|---|---|---|---|---|---|---|---|\n' > "$WORK/table.md"
 for case in $CASES; do
   db="${case%%:*}"; n="${case##*:}"
   if [ "$db" = postgres ]; then
@@ -87,15 +97,24 @@ for case in $CASES; do
   curl -sf -H "Authorization: Bearer $KEY" "$base/api/v1/orgs/bench/users/u$n@scale.example/token" >/dev/null \
     || { echo "FAIL: seeded user u$n has no token"; exit 1; }
   run_plain healthz "$base/healthz"
+  writes="-"
+  if [ "$db" = postgres ]; then
+    sleep 11; read -r upd0 hot0 <<< "$(updates "$url")"
+  fi
   run_wrk random "$base" USERS="$n"
+  if [ "$db" = postgres ]; then
+    # One more flush interval for the run's last uses, then the report.
+    sleep 6; sleep 11; read -r upd1 hot1 <<< "$(updates "$url")"
+    writes="$(( (upd1 - upd0) / $(secs) )) ($(( (hot1 - hot0) / $(secs) )))"
+  fi
   zipf_users=$(( n < 10000 ? n : 10000 ))
   run_wrk zipf "$base" USERS="$zipf_users" ZIPF=1
   run_wrk hot "$base" USERS=1
   rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null || true
   h=$(rps healthz)
-  printf '| %s | %s | %s (p99 %s) | %s (%s, %s) | %s (%s, %s) | %s (%s, %s) | %s | %s |\n' "$db" "$n" "$h" "$(p99 healthz)" \
-    "$(rps random)" "$(ratio "$(rps random)" "$h")" "$(p99 random)" \
+  printf '| %s | %s | %s (p99 %s) | %s (%s, %s) | %s | %s (%s, %s) | %s (%s, %s) | %s | %s |\n' "$db" "$n" "$h" "$(p99 healthz)" \
+    "$(rps random)" "$(ratio "$(rps random)" "$h")" "$(p99 random)" "$writes" \
     "$(rps zipf)" "$(ratio "$(rps zipf)" "$h")" "$(p99 zipf)" \
     "$(rps hot)" "$(ratio "$(rps hot)" "$h")" "$(p99 hot)" "$rss" "$seeded" >> "$WORK/table.md"
   tail -n1 "$WORK/table.md"
