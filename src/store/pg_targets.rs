@@ -64,7 +64,8 @@ impl PgTargets {
             }
         }
         let hosts: Vec<&str> = host_list.split(',').collect();
-        if hosts.iter().any(|h| h.is_empty()) {
+        // One empty host is sqlx's own default (`postgres:///db`, a socket).
+        if hosts.len() > 1 && hosts.iter().any(|h| h.is_empty()) {
             return Err("DATABASE_URL has an empty host in its host list".into());
         }
         let attrs = attrs.unwrap_or(if hosts.len() > 1 {
@@ -170,5 +171,7 @@ mod tests {
         let empty = PgTargets::parse("postgres://a,,b/x").unwrap_err();
         assert!(empty.contains("empty host"), "{empty}");
         assert!(PgTargets::parse("a,b").is_err());
+        let socket = PgTargets::parse("postgres:///broker?host=/var/run/postgresql").unwrap();
+        assert!(!socket.is_failover());
     }
 }

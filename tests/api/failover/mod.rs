@@ -7,6 +7,7 @@
 
 mod async_loss;
 mod drill;
+mod hosts;
 
 use std::time::{Duration, Instant};
 
