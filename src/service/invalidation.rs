@@ -48,7 +48,11 @@ async fn listen(app: &AppState) -> Result<(), sqlx::Error> {
     // sqlx retries a refused connection with backoff until its 30 s acquire
     // timeout; bounding each try keeps the reconnect within a second of the
     // database's return instead of whenever that backoff next fires.
-    let connect = PgListener::connect(&app.config.database_url);
+    // A host list is tried in order for the primary (a standby refuses LISTEN).
+    let connect = async {
+        let pool = crate::store::pg_failover::listener_pool(&app.config.database_url).await?;
+        PgListener::connect_with(&pool).await
+    };
     let mut listener = tokio::time::timeout(Duration::from_secs(1), connect)
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;

@@ -29,6 +29,8 @@ pub mod lease;
 mod one_time;
 pub mod outbox;
 pub mod paging;
+pub mod pg_failover;
+pub mod pg_targets;
 pub mod postgres;
 pub mod records;
 mod sql;
@@ -86,8 +88,12 @@ fn sqlx_unavailable(err: &sqlx::Error) -> bool {
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
             // PostgreSQL: connection exceptions (08), shutdown and start-up
-            // (57P01-57P03), too many connections (53300).
-            let postgres = code.starts_with("08") || code.starts_with("57P") || code == "53300";
+            // (57P01-57P03), too many connections (53300), and a write
+            // that reached a server demoted to read-only in a failover (25006).
+            let postgres = code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "25006";
             // SQLite: BUSY (5) and LOCKED (6), with their extended codes.
             let sqlite = code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
             postgres || sqlite

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
-
 use super::backend::SqlStore;
 use super::StoreResult;
 
@@ -14,13 +12,10 @@ pub type PgStore = SqlStore<sqlx::Postgres>;
 impl PgStore {
     /// Connects and applies pending migrations. Migrations take an advisory
     /// lock, so replicas starting together apply them once. A connection is
-    /// waited for at most `acquire_timeout`, so an outage fails fast.
+    /// waited for at most `acquire_timeout`, so an outage fails fast. A
+    /// host list in `url` follows the primary (`pg_failover`).
     pub async fn connect(url: &str, acquire_timeout: Duration) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(acquire_timeout)
-            .connect(url)
-            .await?;
+        let pool = super::pg_failover::open_pool(url, acquire_timeout).await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self::new(pool))
     }

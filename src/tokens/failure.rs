@@ -15,6 +15,13 @@ use super::{is_fresh, LiveToken, TokenError};
 pub const LOST_ANSWER_REASON: &str =
     "a refresh answer from Zoom was lost; the user must authorize again";
 
+/// The `needs_reauth` reason when the row is older than a rotation this
+/// process stored: the database lost an acknowledged write (a failover to a
+/// standby that had not received it, under asynchronous replication).
+pub const LOST_WRITE_REASON: &str =
+    "the database lost a stored token rotation (a failover to a standby that had not \
+     received it?), so Zoom refused the older refresh token; the user must authorize again";
+
 pub(super) async fn rejected(
     app: &AppState,
     snap: Snapshot,
@@ -34,12 +41,22 @@ pub(super) async fn rejected(
             }
             // Zoom rotates on every refresh: if an earlier call with this very
             // refresh token got no answer, Zoom most likely rotated it then.
-            let (reason, outcome) = if lease.earlier_answer_lost {
+            let lost_write = app.refresher.journal.lost_since(&conn.id, conn.version);
+            let (reason, outcome) = if let Some(stored) = lost_write {
+                tracing::error!(
+                    connection = %conn.id,
+                    stored_version = stored,
+                    found_version = conn.version,
+                    "refresh token rejected after the database lost a rotation this process stored"
+                );
+                (LOST_WRITE_REASON.to_string(), "lost_write")
+            } else if lease.earlier_answer_lost {
                 (LOST_ANSWER_REASON.to_string(), "answer_lost")
             } else {
                 (
                     format!(
-                        "Zoom rejected the refresh token ({}); the user must authorize again",
+                        "Zoom rejected the refresh token ({}): revoked at Zoom, or a rotation \
+                         lost by a database failover; the user must authorize again",
                         err.reason()
                     ),
                     "invalid_grant",

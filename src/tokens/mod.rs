@@ -8,6 +8,7 @@
 pub mod apps;
 mod background;
 mod failure;
+mod journal;
 mod jwt;
 mod persist;
 mod refresh;
@@ -23,7 +24,7 @@ mod usage;
 use std::fmt;
 
 pub use background::spawn_background_refresher;
-pub use failure::LOST_ANSWER_REASON;
+pub use failure::{LOST_ANSWER_REASON, LOST_WRITE_REASON};
 pub use jwt::legacy_jwt;
 pub use refresh::{connection_token, Refresher};
 pub use replace::replace_refused;

@@ -100,6 +100,9 @@ pub(super) async fn store_pair(
             }
         }
     }
+    if snap.slot() == crate::store::TokenSlot::Connection {
+        app.refresher.journal.record(snap.id(), snap.version() + 1);
+    }
     app.refresher.succeed(&key);
     app.forget_tokens(snap.org_id());
     app.metrics.refresh(snap.kind(), "ok");

@@ -34,6 +34,8 @@ pub struct Refresher {
     /// Background sweep passes completed, so tests and operators can tell
     /// that a pass has happened since some moment.
     pub sweep_passes: std::sync::atomic::AtomicU64,
+    /// Versions this process stored, to tell a lost write from a revocation.
+    pub(super) journal: super::journal::RotationJournal,
 }
 
 impl Refresher {

@@ -35,7 +35,8 @@ pub struct TestApp {
     pub api: Client,
     _stop: oneshot::Sender<()>,
     _db: TestDb,
-    vars: HashMap<String, String>,
+    /// The configuration it was started with, for `serve` processes beside it.
+    pub vars: HashMap<String, String>,
 }
 
 impl Drop for TestApp {

@@ -17,6 +17,7 @@ mod db_faults;
 mod db_outage;
 mod demo;
 mod events;
+mod failover;
 mod helpers;
 mod isolation;
 mod key_lifecycle;
