@@ -172,7 +172,9 @@ impl Budgets {
             } else {
                 &mut pool.next
             };
-            if slot.end_ms != start + window {
+            // A window met for the first time (or only named, `more` still
+            // set) gets its whole limit; one already filled has no more.
+            if slot.end_ms != start + window || slot.more {
                 *slot = Window {
                     end_ms: start + window,
                     permits: spec.limit,
@@ -292,6 +294,38 @@ mod tests {
         // A minute window could be entered in its guard; then all 5 come
         // from the next one, still 5.
         assert_eq!(admitted, 5);
+    }
+
+    #[tokio::test]
+    async fn calls_across_window_boundaries_and_their_guards_all_pass_under_a_high_limit() {
+        // 100 ms windows: their last 25 ms are guard, where a call also
+        // draws on the next window. Over 0.6 s every call must still pass.
+        let budgets = Budgets::new(None);
+        let s = spec(1_000_000, 100);
+        let until = std::time::Instant::now() + Duration::from_millis(600);
+        let mut calls = 0;
+        while std::time::Instant::now() < until {
+            budgets.take(std::slice::from_ref(&s)).await.unwrap();
+            calls += 1;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(calls > 100, "{calls}");
+    }
+
+    #[tokio::test]
+    async fn a_call_in_the_guard_counts_in_both_windows() {
+        // Limit 2 per 100 ms window: calls in one window's guard use up the
+        // next window's permits too, so the next window admits fewer.
+        let budgets = Budgets::new(None);
+        let s = spec(2, 100);
+        // Wait for the start of a guard (the last 25 ms of a window).
+        while now_ms() % 100 < 76 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        budgets.take(std::slice::from_ref(&s)).await.unwrap();
+        budgets.take(std::slice::from_ref(&s)).await.unwrap();
+        // Both windows are spent now: nothing until the one after.
+        assert!(budgets.take(std::slice::from_ref(&s)).await.is_err());
     }
 
     #[tokio::test]

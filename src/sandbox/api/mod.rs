@@ -12,18 +12,20 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod bodies;
+mod meetings;
+
 use super::SandboxState;
 use crate::domain::RateCategory;
+pub(crate) use meetings::Meeting;
 
 /// Per-second limits by category (absent: unlimited) and daily ones.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -55,52 +57,44 @@ pub struct ApiState {
     seconds: HashMap<String, (i64, u64)>,
     /// `account:category` → (day, calls in it).
     days: HashMap<String, (i64, u64)>,
-    meetings: Vec<Meeting>,
-    next_meeting: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Meeting {
-    id: u64,
-    uuid: String,
-    host_id: String,
-    topic: String,
-    #[serde(rename = "type")]
-    kind: u64,
-    start_time: Option<String>,
-    duration: u64,
-    join_url: String,
-    created_at: String,
+    pub(crate) meetings: Vec<Meeting>,
+    pub(crate) next_meeting: u64,
 }
 
 pub fn routes() -> Router<SandboxState> {
     Router::new()
         .route(
             "/v2/users/{user}/meetings",
-            get(list_meetings).post(create_meeting),
+            get(meetings::list).post(meetings::create),
         )
-        .route("/v2/meetings/{id}", get(get_meeting).delete(delete_meeting))
-        .route("/v2/_sandbox/upload", post(upload).put(upload))
-        .route("/v2/_sandbox/download", get(download))
-        .route("/v2/_sandbox/echo-headers", get(echo_headers))
-        .route("/v2/_sandbox/redirect", get(redirect))
+        .route(
+            "/v2/meetings/{id}",
+            get(meetings::show).delete(meetings::delete),
+        )
+        .route(
+            "/v2/_sandbox/upload",
+            post(bodies::upload).put(bodies::upload),
+        )
+        .route("/v2/_sandbox/download", get(bodies::download))
+        .route("/v2/_sandbox/echo-headers", get(bodies::echo_headers))
+        .route("/v2/_sandbox/redirect", get(bodies::redirect))
         .route("/_sandbox/api-limits", post(set_limits))
         .route("/_sandbox/api-usage", get(usage).delete(reset_usage))
         .route("/_sandbox/revoke-access", post(revoke_access))
 }
 
 /// Who a valid access token acts for.
-struct Caller {
-    account: String,
-    user_id: Option<String>,
+pub(crate) struct Caller {
+    pub account: String,
+    pub user_id: Option<String>,
 }
 
-fn zoom_error(status: StatusCode, code: u64, message: &str) -> Response {
+pub(crate) fn zoom_error(status: StatusCode, code: u64, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
 /// Checks the token and the account's budget; `Err` is Zoom's refusal.
-async fn admit(
+pub(crate) async fn admit(
     sandbox: &SandboxState,
     headers: &HeaderMap,
     category: RateCategory,
@@ -216,219 +210,6 @@ fn too_many(label: &str, kind: &str, limit: u64, retry_after: &str, message: &st
         }
     }
     response
-}
-
-/// `me`, the user's id or email; only users of the caller's own account.
-fn user_of(sandbox: &SandboxState, caller: &Caller, user: &str) -> Result<String, Response> {
-    let missing = || zoom_error(StatusCode::NOT_FOUND, 1001, "User does not exist.");
-    if user == "me" {
-        return caller.user_id.clone().ok_or_else(missing);
-    }
-    let world = sandbox.world();
-    world
-        .users
-        .values()
-        .find(|u| {
-            (u.id == user || u.email.eq_ignore_ascii_case(user)) && u.account_id == caller.account
-        })
-        .map(|u| u.id.clone())
-        .ok_or_else(missing)
-}
-
-#[derive(Deserialize)]
-struct Paging {
-    page_size: Option<usize>,
-}
-
-async fn list_meetings(
-    State(s): State<SandboxState>,
-    Path(user): Path<String>,
-    Query(paging): Query<Paging>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match admit(&s, &headers, RateCategory::Medium).await {
-        Ok(c) => c,
-        Err(refused) => return refused,
-    };
-    let host = match user_of(&s, &caller, &user) {
-        Ok(id) => id,
-        Err(missing) => return missing,
-    };
-    let api = s.api();
-    let mine: Vec<&Meeting> = api.meetings.iter().filter(|m| m.host_id == host).collect();
-    let size = paging.page_size.unwrap_or(30).clamp(1, 300);
-    Json(json!({
-        "page_size": size,
-        "total_records": mine.len(),
-        "next_page_token": "",
-        "meetings": mine.into_iter().take(size).collect::<Vec<_>>(),
-    }))
-    .into_response()
-}
-
-async fn create_meeting(
-    State(s): State<SandboxState>,
-    Path(user): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let caller = match admit(&s, &headers, RateCategory::Medium).await {
-        Ok(c) => c,
-        Err(refused) => return refused,
-    };
-    let host = match user_of(&s, &caller, &user) {
-        Ok(id) => id,
-        Err(missing) => return missing,
-    };
-    let Ok(input) = serde_json::from_slice::<Value>(&body) else {
-        return zoom_error(StatusCode::BAD_REQUEST, 300, "Invalid request body.");
-    };
-    let now = s.world().now();
-    let mut api = s.api();
-    api.next_meeting += 1;
-    let id = 80_000_000_000 + api.next_meeting;
-    let meeting = Meeting {
-        id,
-        uuid: crate::crypto::random_token()[..22].to_string(),
-        host_id: host,
-        topic: input["topic"]
-            .as_str()
-            .unwrap_or("Zoom meeting")
-            .to_string(),
-        kind: input["type"].as_u64().unwrap_or(2),
-        start_time: input["start_time"].as_str().map(str::to_string),
-        duration: input["duration"].as_u64().unwrap_or(60),
-        join_url: format!("https://zoom.us/j/{id}"),
-        created_at: crate::domain::rfc3339(now),
-    };
-    api.meetings.push(meeting.clone());
-    (StatusCode::CREATED, Json(meeting)).into_response()
-}
-
-async fn get_meeting(
-    State(s): State<SandboxState>,
-    Path(id): Path<u64>,
-    headers: HeaderMap,
-) -> Response {
-    meeting_call(&s, id, &headers, Method::GET).await
-}
-
-async fn delete_meeting(
-    State(s): State<SandboxState>,
-    Path(id): Path<u64>,
-    headers: HeaderMap,
-) -> Response {
-    meeting_call(&s, id, &headers, Method::DELETE).await
-}
-
-async fn meeting_call(s: &SandboxState, id: u64, headers: &HeaderMap, method: Method) -> Response {
-    let caller = match admit(s, headers, RateCategory::Light).await {
-        Ok(c) => c,
-        Err(refused) => return refused,
-    };
-    let world_users: Vec<String> = {
-        let world = s.world();
-        world
-            .users
-            .values()
-            .filter(|u| u.account_id == caller.account)
-            .map(|u| u.id.clone())
-            .collect()
-    };
-    let mut api = s.api();
-    let Some(index) = api
-        .meetings
-        .iter()
-        .position(|m| m.id == id && world_users.contains(&m.host_id))
-    else {
-        return zoom_error(StatusCode::NOT_FOUND, 3001, "Meeting does not exist.");
-    };
-    if method == Method::DELETE {
-        api.meetings.remove(index);
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    Json(api.meetings[index].clone()).into_response()
-}
-
-/// Reads the body as it streams, keeping only its length and digest.
-async fn upload(State(s): State<SandboxState>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(refused) = admit(&s, &headers, RateCategory::Heavy).await {
-        return refused;
-    }
-    use sha2::Digest;
-    let mut digest = sha2::Sha256::new();
-    let mut bytes = 0u64;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return zoom_error(StatusCode::BAD_REQUEST, 300, "The body broke off.");
-        };
-        bytes += chunk.len() as u64;
-        digest.update(&chunk);
-    }
-    Json(json!({ "bytes": bytes, "sha256": hex::encode(digest.finalize()) })).into_response()
-}
-
-#[derive(Deserialize)]
-struct Size {
-    bytes: u64,
-}
-
-/// Streams `bytes` bytes (a repeating pattern) without holding them.
-async fn download(
-    State(s): State<SandboxState>,
-    Query(size): Query<Size>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refused) = admit(&s, &headers, RateCategory::Heavy).await {
-        return refused;
-    }
-    const CHUNK: usize = 64 * 1024;
-    let total = size.bytes;
-    let chunk = Bytes::from(vec![b'z'; CHUNK]);
-    let stream = futures::stream::unfold(0u64, move |sent| {
-        let chunk = chunk.clone();
-        async move {
-            (sent < total).then(|| {
-                let n = (total - sent).min(CHUNK as u64) as usize;
-                (Ok::<_, std::io::Error>(chunk.slice(..n)), sent + n as u64)
-            })
-        }
-    });
-    let mut response = Body::from_stream(stream).into_response();
-    if let Ok(length) = total.to_string().parse() {
-        response.headers_mut().insert("content-length", length);
-    }
-    response
-}
-
-/// The headers that reached "Zoom", for tests of what the proxy forwards.
-async fn echo_headers(State(s): State<SandboxState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = admit(&s, &headers, RateCategory::Light).await {
-        return refused;
-    }
-    let names: HashMap<String, String> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                v.to_str().unwrap_or("<binary>").to_string(),
-            )
-        })
-        .collect();
-    Json(json!({ "headers": names })).into_response()
-}
-
-async fn redirect(State(s): State<SandboxState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = admit(&s, &headers, RateCategory::Light).await {
-        return refused;
-    }
-    (
-        StatusCode::FOUND,
-        [("location", "http://127.0.0.1:9/elsewhere")],
-        "",
-    )
-        .into_response()
 }
 
 async fn set_limits(State(s): State<SandboxState>, Json(limits): Json<ApiLimits>) -> StatusCode {
