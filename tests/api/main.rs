@@ -16,6 +16,7 @@ mod credentials;
 mod db_faults;
 mod db_outage;
 mod demo;
+mod document_agrees;
 mod events;
 mod helpers;
 mod isolation;
