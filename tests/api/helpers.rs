@@ -35,7 +35,7 @@ pub struct TestApp {
     pub api: Client,
     _stop: oneshot::Sender<()>,
     _db: TestDb,
-    vars: HashMap<String, String>,
+    pub vars: HashMap<String, String>,
 }
 
 impl Drop for TestApp {

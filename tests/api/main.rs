@@ -25,6 +25,7 @@ mod leases;
 mod oauth_app;
 mod openapi;
 mod ops;
+mod otlp;
 mod paging;
 mod paging_plans;
 mod pg_cluster;
