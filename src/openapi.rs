@@ -10,6 +10,7 @@
 
 use std::sync::OnceLock;
 
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Router;
@@ -106,10 +107,26 @@ pub fn document() -> &'static Document {
     responses((status = 200, description = "OpenAPI 3.1.", content_type = "application/json",
         body = Object))
 )]
-async fn openapi_json() -> impl IntoResponse {
-    static JSON: OnceLock<String> = OnceLock::new();
-    let json = JSON.get_or_init(|| {
-        serde_json::to_string(document()).expect("an OpenAPI document always serialises")
+async fn openapi_json(State(app): State<AppState>) -> impl IntoResponse {
+    static JSON: OnceLock<serde_json::Value> = OnceLock::new();
+    let shared = JSON.get_or_init(|| {
+        serde_json::to_value(document()).expect("an OpenAPI document always serialises")
     });
-    ([(header::CONTENT_TYPE, "application/json")], json.as_str())
+    let body = served(shared.clone(), &app.config.zoom_products.names()).to_string();
+    ([(header::CONTENT_TYPE, "application/json")], body)
+}
+
+/// The document as this deployment serves it: a request's product names must
+/// be among `ZOOM_PRODUCTS`, which only the running broker knows, so the
+/// items of `products` get them as an `enum` (and none configured: no items).
+/// A client or a fuzzer then sees exactly what the handler accepts.
+pub fn served(mut doc: serde_json::Value, products: &[&str]) -> serde_json::Value {
+    let products_schema =
+        &mut doc["components"]["schemas"]["NewConnectSession"]["properties"]["products"];
+    if products.is_empty() {
+        products_schema["maxItems"] = 0.into();
+    } else {
+        products_schema["items"]["enum"] = products.iter().copied().collect();
+    }
+    doc
 }

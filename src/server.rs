@@ -114,6 +114,8 @@ pub async fn launch_with_tcp_listener(
     if !app.refresher.drain(app.config.timing.lease()).await {
         tracing::error!("exiting with refreshes still under way; their answers are lost");
     }
+    // Spans still buffered for OTLP leave before the process does.
+    telemetry::flush().await;
     result
 }
 

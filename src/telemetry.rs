@@ -1,7 +1,7 @@
-//! Logs (text or JSON) and Prometheus metrics.
+//! Logs (text or JSON), Prometheus metrics, and OTLP traces (`otlp`).
 //!
 //! Spans name the matched route, never the raw URI: connect tokens, OAuth
-//! codes and `state` travel in URIs and must not reach a log.
+//! codes and `state` travel in URIs and must not reach a log or a trace.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,15 +20,24 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+mod otlp;
+pub use otlp::{continue_trace, flush, trace_headers};
+
 /// Installs the global subscriber once; later calls (tests) are no-ops.
+/// With an OTLP endpoint configured it also exports spans (inside the Tokio
+/// runtime); without one the subscriber is exactly the logging one.
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     use std::io::IsTerminal;
+    let ansi = std::io::stdout().is_terminal();
+    if otlp::configured() {
+        return init_with_export(format, filter, ansi);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_ansi(ansi);
     let _ = match format {
         LogFormat::Json => builder
             .json()
@@ -37,6 +46,37 @@ pub fn init(format: LogFormat) {
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Logs filtered by `RUST_LOG` as usual; spans exported whatever the log
+/// level, each layer with its own filter.
+fn init_with_export(format: LogFormat, filter: EnvFilter, ansi: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let logs = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(ansi);
+    let logs = match format {
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => logs.with_filter(filter).boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(logs);
+    match otlp::layer() {
+        Ok(export) => {
+            let spans = export.with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+            let _ = registry.with(spans).try_init();
+        }
+        Err(err) => {
+            let _ = registry.try_init();
+            tracing::error!(%err, "traces are not exported");
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -274,7 +314,19 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = method_label(request.method());
-    let span = tracing::info_span!("request", %method, %route, status = tracing::field::Empty, api_key = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        %route,
+        status = tracing::field::Empty,
+        api_key = tracing::field::Empty,
+        otel.kind = "server",
+        otel.name = tracing::field::Empty,
+    );
+    if otlp::exporting() {
+        span.record("otel.name", format!("{method} {route}"));
+        continue_trace(&span, request.headers());
+    }
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

@@ -16,7 +16,7 @@ use crate::domain::Scope;
 /// Read the org's security audit log
 ///
 /// Newest first. Pass `next` as `after` for the next (older) page (or, as
-/// before 0.2, `next_before` as `before`).
+/// before 0.2, `next_before` as `before`). Given both, both hold.
 #[utoipa::path(
     get,
     path = "/api/v1/orgs/{org}/audit",
@@ -26,8 +26,8 @@ use crate::domain::Scope;
     responses(
         (status = 200, description = "A page of events.", body = AuditPageView),
         (status = 400, body = ErrorBody, description = "`invalid_limit`, `invalid_before`, \
-            `invalid_cursor`, `invalid_query` (a malformed query string, or both `after` and \
-            `before`) or `invalid_path`."),
+            `invalid_cursor` (an `after` the server did not make for this org), \
+            `invalid_query` (a malformed query string) or `invalid_path`."),
         (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
         Always,
     )

@@ -31,12 +31,34 @@ pub struct NewSession {
     /// origin listed in `TOKENBROKER_RETURN_ORIGINS`; blank means none.
     #[serde(default)]
     return_to: Option<String>,
-    /// Products (names from `ZOOM_PRODUCTS`) to offer ticked on the connect
-    /// page; the user may change the choice there. Absent or empty: all ticked.
     #[serde(default)]
-    #[schema(nullable = false, max_items = 50)]
+    #[schema(schema_with = products_schema)]
     products: Option<Vec<String>>,
 }
+
+/// The served document (`openapi::served`) narrows the items to this
+/// deployment's `ZOOM_PRODUCTS` with an `enum`; this is what every
+/// deployment shares.
+fn products_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(PRODUCT_NAME_PATTERN)),
+        )
+        .max_items(Some(50))
+        .description(Some(
+            "Products to offer ticked on the connect page; the user may change the \
+             choice there. Absent or empty: all ticked. Each must be a name in this \
+             deployment's `ZOOM_PRODUCTS` (the served document lists them as the \
+             items' `enum`); another is `400 unknown_product`.",
+        ))
+        .build()
+}
+
+/// What `ProductName::parse` accepts, untrimmed: the API takes names exactly.
+pub const PRODUCT_NAME_PATTERN: &str = "^[a-z0-9_-]{1,40}$";
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = ConnectSession)]
@@ -97,7 +119,7 @@ pub async fn create(
             .products
             .unwrap_or_default()
             .iter()
-            .map(|name| ProductName::parse(name))
+            .map(|name| exact_product_name(name))
             .collect::<Result<_, _>>()
             .map_err(|e| ApiError::bad_request("unknown_product", e))?,
     };
@@ -110,4 +132,14 @@ pub async fn create(
             expires_at: rfc3339(session.expires_at),
         }),
     ))
+}
+
+/// A product name as sent, with no trimming, so the handler accepts exactly
+/// what `PRODUCT_NAME_PATTERN` does.
+fn exact_product_name(raw: &str) -> Result<ProductName, String> {
+    match ProductName::parse(raw) {
+        Ok(name) if name.as_str() == raw => Ok(name),
+        Ok(_) => Err(format!("{raw:?} has spaces around the product name")),
+        Err(e) => Err(e),
+    }
 }

@@ -81,7 +81,9 @@ pub async fn delete_jwt(
 /// the entry with their own email, else by the org's first entry.
 /// Checked by fetching a token (`grant_type=account_credentials`); that
 /// token is kept and shared by every replica. The client secret is
-/// write-only.
+/// write-only. Whether Zoom accepts a well-formed set is Zoom's to say and
+/// no schema can state it: one that Zoom refuses is
+/// `422 s2s_credentials_rejected`, and nothing is stored.
 #[utoipa::path(
     put,
     path = "/api/v1/orgs/{org}/s2s-credentials",

@@ -18,7 +18,12 @@ use super::Caller;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// An event id (`msg_…`): only events written after it. Absent: from the first.
+    /// An event id (`msg_…`, the `id` or `next` of an earlier page): only
+    /// events written after it. Absent or empty: from the first. An id of
+    /// this form that is not an event visible here (unknown, swept, or
+    /// another org's) is `400 invalid_cursor`: the server cannot place it in
+    /// the order, and guessing would skip or repeat events.
+    #[param(pattern = r"^(msg_[0-9A-Za-z]{24})?$")]
     pub after: Option<String>,
     /// Events per page.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000, default = 100)]

@@ -111,6 +111,7 @@ impl Worker {
             event_id = %event.id,
             event_type = %event.event_type,
             attempt = event.attempts + 1,
+            otel.kind = "client",
         );
         self.attempt(event).instrument(span).await
     }
@@ -128,6 +129,8 @@ impl Worker {
             .header("webhook-id", &event.id)
             .header("webhook-timestamp", sent_at.to_string())
             .header("webhook-signature", signature)
+            // The CRM may continue the delivery's trace.
+            .headers(crate::telemetry::trace_headers())
             .body(event.payload.clone())
             .send()
             .await;

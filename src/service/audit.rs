@@ -19,14 +19,13 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
-/// Where a page of the log starts: after a cursor, or (the older form,
-/// still accepted) before an event id.
+/// Where a page of the log starts: after a cursor and/or (the older form,
+/// still accepted) before an entry id. Given both, both hold: the page starts
+/// below the older of the two positions, as filters combine elsewhere.
 #[derive(Debug, Default, Clone, Copy)]
-pub enum AuditFrom<'a> {
-    #[default]
-    Newest,
-    Before(i64),
-    After(&'a str),
+pub struct AuditFrom<'a> {
+    pub before: Option<i64>,
+    pub after: Option<&'a str>,
 }
 
 /// One page of the log, newest first, served by the `(org_id, id)` index.
@@ -38,32 +37,20 @@ pub async fn page(
 ) -> ServiceResult<AuditPage> {
     let limit = parse_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
     let binding = binding(&org.id, "audit", "");
-    let before = match from {
-        AuditFrom::Newest => None,
-        // Entry ids start at 1, so a smaller cursor can only be a mistake.
-        AuditFrom::Before(id) if id < 1 => {
-            return Err(ServiceError::invalid(
-                "invalid_before",
-                "before must be a positive entry id (next_before of the previous page)",
-            ))
-        }
-        AuditFrom::Before(id) => Some(id),
-        AuditFrom::After(raw) => {
-            let key = decode(raw, &binding)?;
-            let id = key
-                .as_array()
-                .and_then(|k| match k.as_slice() {
-                    [id] => id.as_i64(),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    ServiceError::invalid(
-                        "invalid_cursor",
-                        "the cursor is malformed; pass the `next` value of the previous page unchanged",
-                    )
-                })?;
-            Some(id)
-        }
+    // Entry ids start at 1, so a smaller position can only be a mistake.
+    if from.before.is_some_and(|id| id < 1) {
+        return Err(ServiceError::invalid(
+            "invalid_before",
+            "before must be a positive entry id (next_before of the previous page)",
+        ));
+    }
+    let after = from
+        .after
+        .map(|raw| cursor_id(&decode(raw, &binding)?))
+        .transpose()?;
+    let before = match (from.before, after) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     };
     // One more than asked, to learn whether an older page follows.
     let mut events = app.store.list_audit(&org.id, before, limit + 1).await?;
@@ -75,4 +62,18 @@ pub async fn page(
         events,
         next_before,
     })
+}
+
+fn cursor_id(key: &serde_json::Value) -> ServiceResult<i64> {
+    key.as_array()
+        .and_then(|k| match k.as_slice() {
+            [id] => id.as_i64(),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            ServiceError::invalid(
+                "invalid_cursor",
+                "the cursor is malformed; pass the `next` value of the previous page unchanged",
+            )
+        })
 }

@@ -1,11 +1,15 @@
 //! Cursor paging of an org's connections (and the cursors of the audit log).
 //!
-//! A cursor is base64url of a small JSON object: the last row's key in the
-//! walk's order (`k`) and a binding (`b`), a hash of the org's id, the list it
-//! pages and the filters. A cursor presented with another org, or other
-//! filters, fails the binding and answers `400 invalid_cursor`. The binding is
-//! a plain hash, not a MAC: the key only narrows a query the caller may run
-//! anyway (its own org, its own filters), so a forged cursor gains nothing.
+//! A cursor is base64url of a small JSON object: the last row's key in every
+//! order a walk can take (`k`: `s` by `seq`, `e` by email, `u` by
+//! `updated_at`) and a binding (`b`), a hash of the org's id and the list it
+//! pages. "After this row" means the same whatever the filters, so a cursor
+//! works with any filters of its own org and list: a CRM that narrows or
+//! widens its filters mid-walk resumes where it was (the OpenAPI document
+//! promises every server-made cursor is accepted). Another org's cursor fails
+//! the binding: `400 invalid_cursor`. The binding is a plain hash, not a MAC:
+//! the key only narrows a query the caller may run anyway, so a forged cursor
+//! gains nothing.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -17,6 +21,7 @@ use crate::crypto::sha256_hex;
 use crate::domain::{AppType, ConnectionStatus, Email};
 use crate::store::{
     Connection, ConnectionKey, ConnectionOrder, ConnectionPageQuery, EmailMatch, Org,
+    PagedConnection,
 };
 
 use super::{ServiceError, ServiceResult};
@@ -32,7 +37,11 @@ pub struct ConnectionListParams {
     /// Page size.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<String>,
-    /// The `next` of the previous page; the other parameters must be the same.
+    /// The `next` of an earlier page of this org's connections: the walk
+    /// resumes after that page's last row, with whatever filters this call
+    /// gives. Only the server makes cursors; any other value is
+    /// `400 invalid_cursor`. Empty: the first page.
+    #[param(pattern = r"^[A-Za-z0-9_-]*$", max_length = 2048)]
     pub after: Option<String>,
     /// Only this status.
     #[param(value_type = Option<crate::domain::ConnectionStatus>)]
@@ -75,14 +84,16 @@ pub async fn connections_page(
         .map(parse_instant)
         .transpose()?;
     let email = email_match(params)?;
+    let binding = binding(&org.id, "connections", "v2");
+    let after = params
+        .after
+        .as_deref()
+        // An empty `after` is the first page, as if it were absent.
+        .filter(|a| !a.is_empty())
+        .map(|raw| decode(raw, &binding))
+        .transpose()?;
     let Some(email) = email else {
-        // Such a walk has one empty page, so no cursor can belong to it.
-        if params.after.as_deref().is_some_and(|a| !a.is_empty()) {
-            return Err(ServiceError::invalid(
-                "invalid_cursor",
-                "this cursor does not belong to these filters",
-            ));
-        }
+        // Contradicting filters match nothing, after any cursor too.
         return Ok(ConnectionPage {
             connections: Vec::new(),
             next: None,
@@ -98,17 +109,14 @@ pub async fn connections_page(
         // One more than asked, to learn whether another page follows.
         limit: limit + 1,
     };
-    let binding = binding(&org.id, "connections", &filters_text(&q));
     let order = q.order();
-    // An empty `after` is the first page, as if it were absent.
-    if let Some(raw) = params.after.as_deref().filter(|a| !a.is_empty()) {
-        q.after = Some(connection_key(order, &decode(raw, &binding)?)?);
+    if let Some(keys) = &after {
+        q.after = Some(connection_key(order, &keys[order_tag(order)])?);
     }
     let mut rows = app.store.page_connections(&q).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last()
-            .map(|last| encode(&binding, key_json(&ConnectionKey::of(order, last))))
+        rows.last().map(|last| encode(&binding, row_keys(last)))
     } else {
         None
     };
@@ -169,15 +177,28 @@ fn fold_prefix(raw: &str) -> ServiceResult<String> {
     Ok(prefix)
 }
 
-/// What the cursor is bound to besides the org: every filter.
-fn filters_text(q: &ConnectionPageQuery) -> String {
-    format!(
-        "{:?}|{:?}|{:?}|{:?}",
-        q.status.map(ConnectionStatus::as_str),
-        q.app_type.map(AppType::as_str),
-        q.email,
-        q.updated_since
-    )
+/// The row's key in every order, so any later walk can resume after it.
+fn row_keys(row: &PagedConnection) -> Value {
+    let mut keys = serde_json::Map::new();
+    for order in [
+        ConnectionOrder::Seq,
+        ConnectionOrder::Email,
+        ConnectionOrder::Updated,
+    ] {
+        keys.insert(
+            order_tag(order).to_string(),
+            key_json(&ConnectionKey::of(order, row)),
+        );
+    }
+    Value::Object(keys)
+}
+
+fn order_tag(order: ConnectionOrder) -> &'static str {
+    match order {
+        ConnectionOrder::Seq => "s",
+        ConnectionOrder::Email => "e",
+        ConnectionOrder::Updated => "u",
+    }
 }
 
 fn key_json(key: &ConnectionKey) -> Value {
@@ -202,9 +223,9 @@ fn connection_key(order: ConnectionOrder, k: &Value) -> ServiceResult<Connection
     }
 }
 
-/// Binds a cursor to the org, the list and its filters.
-pub(crate) fn binding(org_id: &str, list: &str, filters: &str) -> String {
-    sha256_hex(format!("tokenbroker cursor v1\n{org_id}\n{list}\n{filters}").as_bytes())[..24]
+/// Binds a cursor to the org and the list (`what` tells its versions apart).
+pub(crate) fn binding(org_id: &str, list: &str, what: &str) -> String {
+    sha256_hex(format!("tokenbroker cursor v1\n{org_id}\n{list}\n{what}").as_bytes())[..24]
         .to_string()
 }
 
@@ -221,8 +242,8 @@ pub(crate) fn decode(raw: &str, binding: &str) -> ServiceResult<Value> {
     if cursor["b"].as_str() != Some(binding) {
         return Err(ServiceError::invalid(
             "invalid_cursor",
-            "this cursor was made for another org or other filters; \
-             repeat the parameters of the first page, or start again without `after`",
+            "this cursor was made for another org or list (or before 0.2's cursors \
+             changed); start again without `after`",
         ));
     }
     Ok(cursor["k"].take())

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use tracing::Instrument;
 
 use super::{LiveToken, TokenError};
 
@@ -42,15 +43,20 @@ impl SingleFlight {
                     let owned_key = key.to_string();
                     // The entry is inserted below while the lock is held, so
                     // the task cannot try to remove it before it exists.
-                    let handle = tokio::spawn(async move {
-                        // Dropped when the work ends, even by a panic.
-                        let _entry = Entry {
-                            registry,
-                            key: owned_key,
-                            id,
-                        };
-                        work.await
-                    });
+                    let handle = tokio::spawn(
+                        async move {
+                            // Dropped when the work ends, even by a panic.
+                            let _entry = Entry {
+                                registry,
+                                key: owned_key,
+                                id,
+                            };
+                            work.await
+                        }
+                        // The first caller's span: the refresh and its Zoom call
+                        // are children of the request that started them.
+                        .in_current_span(),
+                    );
                     let flight = async move {
                         handle.await.unwrap_or_else(|e| {
                             Err(TokenError::Internal(format!("refresh task failed: {e}")))

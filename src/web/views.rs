@@ -82,9 +82,12 @@ impl From<ConnectionPage> for ConnectionPageView {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The `next` of the previous page: an opaque cursor bound to the org.
+    /// Only the server makes cursors; any other value is
+    /// `400 invalid_cursor`. Empty: the newest page.
+    #[param(pattern = r"^[A-Za-z0-9_-]*$", max_length = 2048)]
     pub after: Option<String>,
     /// Older form: only entries older than this id (the `next_before` of the
-    /// previous page).
+    /// previous page). With `after` too, both hold.
     #[param(minimum = 1)]
     pub before: Option<i64>,
     /// Entries per page.
@@ -94,16 +97,11 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     pub fn from(&self) -> Result<AuditFrom<'_>, ApiError> {
-        // An empty `after` is the first page, as if it were absent.
-        match (self.after.as_deref().filter(|a| !a.is_empty()), self.before) {
-            (Some(_), Some(_)) => Err(ApiError::bad_request(
-                "invalid_query",
-                "give either after or before, not both",
-            )),
-            (Some(after), None) => Ok(AuditFrom::After(after)),
-            (None, Some(before)) => Ok(AuditFrom::Before(before)),
-            (None, None) => Ok(AuditFrom::Newest),
-        }
+        Ok(AuditFrom {
+            before: self.before,
+            // An empty `after` is the first page, as if it were absent.
+            after: self.after.as_deref().filter(|a| !a.is_empty()),
+        })
     }
 }
 

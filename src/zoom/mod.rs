@@ -210,12 +210,16 @@ impl ZoomClient {
         endpoint: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<T, UpstreamError> {
+        // A child of the request (or refresh) that made the call.
         let span = tracing::info_span!(
             "zoom",
             endpoint,
             status = tracing::field::Empty,
-            outcome = tracing::field::Empty
+            outcome = tracing::field::Empty,
+            otel.kind = "client",
+            otel.name = tracing::field::Empty,
         );
+        span.record("otel.name", format_args!("zoom {endpoint}").to_string());
         let started = Instant::now();
         let result = async {
             let response = request.send().await.map_err(|e| unanswered(&e))?;
