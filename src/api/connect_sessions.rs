@@ -47,15 +47,19 @@ fn products_schema() -> utoipa::openapi::schema::Array {
                 .schema_type(Type::String)
                 .pattern(Some(PRODUCT_NAME_PATTERN)),
         )
-        .max_items(Some(50))
+        .max_items(Some(MAX_PRODUCTS))
         .description(Some(
             "Products to offer ticked on the connect page; the user may change the \
              choice there. Absent or empty: all ticked. Each must be a name in this \
              deployment's `ZOOM_PRODUCTS` (the served document lists them as the \
-             items' `enum`); another is `400 unknown_product`.",
+             items' `enum`); another is `400 unknown_product`; more than 50 names \
+             is `400 invalid_products`.",
         ))
         .build()
 }
+
+/// The most product names one session may carry (`400 invalid_products` beyond).
+pub const MAX_PRODUCTS: usize = 50;
 
 /// What `ProductName::parse` accepts, untrimmed: the API takes names exactly.
 pub const PRODUCT_NAME_PATTERN: &str = "^[a-z0-9_-]{1,40}$";
@@ -89,7 +93,8 @@ pub struct CreatedSession {
         (status = 201, description = "Created.", body = CreatedSession),
         (status = 400, body = ErrorBody, description = "`invalid_body`, `invalid_email`, \
             `invalid_app_type`, `invalid_return_to` (not an http(s) URL on an allowed origin), \
-            `unknown_product` (not in `ZOOM_PRODUCTS`), or `app_type_unavailable`."),
+            `unknown_product` (not in `ZOOM_PRODUCTS`), `invalid_products` (more than 50), \
+            or `app_type_unavailable`."),
         (status = 404, body = ErrorBody, description = "`not_found`: no such org, or not visible to this key."),
         Always,
         BodyErrors,
@@ -102,6 +107,16 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedSession>)> {
     caller.require(Scope::Connect)?;
     let org = caller.org(&app, &body.org).await?;
+    if body
+        .products
+        .as_ref()
+        .is_some_and(|p| p.len() > MAX_PRODUCTS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_products",
+            format!("products lists at most {MAX_PRODUCTS} names"),
+        ));
+    }
     let new = NewConnectSession {
         email: Email::parse(&body.email).map_err(invalid("invalid_email"))?,
         app_type: body

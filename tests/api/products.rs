@@ -128,6 +128,18 @@ async fn unknown_products_are_refused_when_the_session_is_made() {
             "{products}"
         );
     }
+    // The document's maxItems holds: 50 names pass, 51 are refused.
+    for (count, status) in [(50, StatusCode::CREATED), (51, StatusCode::BAD_REQUEST)] {
+        let names: Vec<&str> = std::iter::repeat_n("webinar", count).collect();
+        let body = json!({ "org": "acme", "email": "ann@acme.test", "app_type": "user", "products": names });
+        let response = app
+            .send_json(reqwest::Method::POST, "/api/v1/connect-sessions", body)
+            .await;
+        assert_eq!(response.status(), status, "{count} names");
+        if status == StatusCode::BAD_REQUEST {
+            assert_eq!(error_code(response, status).await, "invalid_products");
+        }
+    }
     // A deployment without products knows none.
     let plain = spawn_app().await;
     let body = json!({ "org": "acme", "email": "ann@acme.test", "app_type": "user", "products": ["webinar"] });
