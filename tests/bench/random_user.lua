@@ -1,11 +1,15 @@
 -- wrk: each request asks for a random user's token. USERS users u1..uN;
--- ZIPF=1 draws them with Zipf-like popularity (weight 1/rank).
+-- ZIPF=1 draws them with Zipf-like popularity (weight 1/rank). With
+-- ORGS=k and KEYS="key1,key2,…" (one API key per org, orgs bench, bench2 …
+-- benchk) the user of rank r is u<ceil(r/k)> of org ((r-1) mod k)+1, so the
+-- popular users are spread over every org and each org is asked with its
+-- own key.
 local users = tonumber(os.getenv("USERS") or "1000")
 local zipf = os.getenv("ZIPF") == "1"
+local orgs = tonumber(os.getenv("ORGS") or "1")
+local keys = {}
+for key in string.gmatch(os.getenv("KEYS") or "", "[^,]+") do keys[#keys + 1] = key end
 local cdf = {}
-local non2xx = 0
-
-function setup(thread) thread:set("id", tostring(thread)) end
 
 function init(args)
   math.randomseed(os.time() + (tonumber(tostring({}):sub(8), 16) or 0))
@@ -28,5 +32,13 @@ local function pick()
 end
 
 function request()
-  return wrk.format("GET", "/api/v1/orgs/bench/users/u" .. pick() .. "@scale.example/token")
+  local rank = pick()
+  if orgs <= 1 then
+    return wrk.format("GET", "/api/v1/orgs/bench/users/u" .. rank .. "@scale.example/token")
+  end
+  local o = (rank - 1) % orgs + 1
+  local slug = o == 1 and "bench" or ("bench" .. o)
+  local user = math.ceil(rank / orgs)
+  return wrk.format("GET", "/api/v1/orgs/" .. slug .. "/users/u" .. user .. "@scale.example/token",
+    { Authorization = "Bearer " .. keys[o] })
 end

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale benchmark (issue 13): N connections seeded directly in SQL, then the
 # token API with random users and the token cache off, a Zipf-like mix of
-# 10,000 users and the single hot user, each as a ratio against /healthz of
+# 10,000 users in BENCH_ORGS orgs (10; each asked with its own API key) and
+# the single hot user, each as a ratio against /healthz of
 # the same server in the same run, plus the broker's RSS. The background
 # refresher runs throughout (its sweep reads indexed pages only).
 #
@@ -14,7 +15,7 @@
 # flushed (a backend reports them at most every 10 s when idle).
 #
 # Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (64), BENCH_THREADS (2),
-# BENCH_PG_URL, BENCH_CACHE_MS (0), BENCH_BIN (target/release/tokenbroker:
+# BENCH_PG_URL, BENCH_CACHE_MS (0), BENCH_ORGS (10), BENCH_BIN (target/release/tokenbroker:
 # another build, for a before/after in one run). Needs a release build
 # (cargo build --release), wrk, python3-cryptography, sqlite3, psql.
 # Exits non-zero on any non-2xx answer.
@@ -27,17 +28,9 @@ THREADS="${BENCH_THREADS:-2}"
 CASES="${BENCH_CASES:-sqlite:1000 sqlite:100000 postgres:1000 postgres:1000000}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 BIN="${BENCH_BIN:-target/release/tokenbroker}"
-WORK="$(mktemp -d)"
-PIDS=()
-export PGOPTIONS='--client-min-messages=warning'
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+ORGS="${BENCH_ORGS:-10}"
+. tests/bench/lib.sh
 [ -x "$BIN" ] || { echo "build first: cargo build --release"; exit 1; }
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-ulimit -n 20000 2>/dev/null || true
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 200); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not up: $1"; exit 1; }
 COLS="id,org_id,app_type,subject,zoom_user_id,zoom_account_id,email,status,scopes,access_token,refresh_token,access_expires_at,version,created_at,updated_at,authorized_at,last_used_at,refresh_issued_at"
 
 run_wrk() { # name url [env...]
@@ -58,7 +51,7 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 updates() { psql "$1" -tAc "SELECT n_tup_upd || ' ' || n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'connections'"; }
 secs() { local d="${DURATION%s}"; echo "$d"; }
 
-printf '| database | N | /healthz req/s | random users req/s (ratio, p99 ms) | random: row writes/s to connections (HOT) | Zipf 10k req/s (ratio, p99 ms) | hot user req/s (ratio, p99 ms) | RSS MB | seed s |\n|---|---|---|---|---|---|---|---|---|\n' > "$WORK/table.md"
+printf '| database | N | /healthz req/s | random users req/s (ratio, p99 ms) | random: row writes/s to connections (HOT) | Zipf 10k in %s orgs req/s (ratio, p99 ms) | hot user req/s (ratio, p99 ms) | RSS MB | seed s |\n|---|---|---|---|---|---|---|---|---|\n' "$ORGS" > "$WORK/table.md"
 for case in $CASES; do
   db="${case%%:*}"; n="${case##*:}"
   if [ "$db" = postgres ]; then
@@ -77,19 +70,29 @@ for case in $CASES; do
   $BIN migrate >/dev/null
   $BIN org create bench >/dev/null
   KEY=$($BIN api-key create --org bench | tail -n1)
+  zipf_users=$(( n < 10000 ? n : 10000 ))
+  # The Zipf mix's other orgs, bench2 … benchK, each with its share of its users.
+  KEYS="$KEY"
+  for o in $(seq 2 "$ORGS"); do
+    $BIN org create "bench$o" >/dev/null
+    KEYS="$KEYS,$($BIN api-key create --org "bench$o" | tail -n1)"
+  done
   t0=$(date +%s)
+  seed() { # slug users prefix: CSV rows of that org
+    local org
+    if [ "$db" = postgres ]; then org=$(psql "$url" -tAc "SELECT id FROM orgs WHERE slug = '$1'")
+    else org=$(sqlite3 "$WORK/scale.db" "SELECT id FROM orgs WHERE slug = '$1'"); fi
+    python3 tests/bench/seed_connections.py "$2" "$org" "$TOKENBROKER_MASTER_KEY" "$3"
+  }
+  { seed bench "$n" ""; for o in $(seq 2 "$ORGS"); do seed "bench$o" $(( (zipf_users + ORGS - 1) / ORGS )) "o$o-"; done; } > "$WORK/seed.csv"
   if [ "$db" = postgres ]; then
-    org=$(psql "$url" -tAc "SELECT id FROM orgs WHERE slug = 'bench'")
-    python3 tests/bench/seed_connections.py "$n" "$org" "$TOKENBROKER_MASTER_KEY" \
-      | psql "$url" -qc "\\copy connections ($COLS) FROM STDIN CSV"
+    psql "$url" -qc "\\copy connections ($COLS) FROM '$WORK/seed.csv' CSV"
     psql "$url" -qc "ANALYZE connections"
   else
-    db_file="$WORK/scale.db"
-    org=$(sqlite3 "$db_file" "SELECT id FROM orgs WHERE slug = 'bench'")
-    { echo "$COLS"; python3 tests/bench/seed_connections.py "$n" "$org" "$TOKENBROKER_MASTER_KEY"; } > "$WORK/seed.csv"
-    sqlite3 "$db_file" ".import --csv $WORK/seed.csv seed" "INSERT INTO connections ($COLS) SELECT * FROM seed" "DROP TABLE seed" "ANALYZE"
-    rm -f "$WORK/seed.csv"
+    sed -i "1i $COLS" "$WORK/seed.csv"
+    sqlite3 "$WORK/scale.db" ".import --csv $WORK/seed.csv seed" "INSERT INTO connections ($COLS) SELECT * FROM seed" "DROP TABLE seed" "ANALYZE"
   fi
+  rm -f "$WORK/seed.csv"
   seeded=$(( $(date +%s) - t0 ))
   $BIN serve > "$WORK/serve.log" 2>&1 & pid=$!; PIDS+=($pid)
   base="http://127.0.0.1:$bport"
@@ -107,8 +110,7 @@ for case in $CASES; do
     sleep 6; sleep 11; read -r upd1 hot1 <<< "$(updates "$url")"
     writes="$(( (upd1 - upd0) / $(secs) )) ($(( (hot1 - hot0) / $(secs) )))"
   fi
-  zipf_users=$(( n < 10000 ? n : 10000 ))
-  run_wrk zipf "$base" USERS="$zipf_users" ZIPF=1
+  run_wrk zipf "$base" USERS="$zipf_users" ZIPF=1 ORGS="$ORGS" KEYS="$KEYS"
   run_wrk hot "$base" USERS=1
   rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null || true
