@@ -14,10 +14,12 @@ use crate::crypto::Keyring;
 use crate::domain::{Actor, AuditAction, AuditOutcome};
 use crate::invalidation::{Invalidation, Invalidator};
 use crate::ratelimit::Budgets;
+use crate::shared_load::SharedLoad;
+use crate::store::SharedStoreError;
 use crate::store::{ApiKey, DynStore, NewAuditEvent, Org, Store};
 use crate::telemetry::Metrics;
 use crate::tokens::Refresher;
-use crate::tokens::ResolvedToken;
+use crate::tokens::{ResolvedToken, TokenError};
 use crate::zoom::proxy::ProxyClient;
 use crate::zoom::ZoomClient;
 use std::time::Duration;
@@ -59,7 +61,12 @@ pub struct Caches {
     /// Resolved tokens by (org id, email), never for a token inside any
     /// refresh window; for at most `token_ttl` while cross-replica
     /// invalidation is not live.
-    pub tokens: TtlCache<(String, String), ResolvedToken>,
+    pub tokens: TtlCache<(String, String), Arc<ResolvedToken>>,
+    /// Resolutions under way, so callers missing `tokens` together share one.
+    pub resolving: SharedLoad<Result<Arc<ResolvedToken>, TokenError>>,
+    /// Reads of uncached API keys and orgs under way, shared likewise.
+    pub key_loads: SharedLoad<Result<Option<ApiKey>, SharedStoreError>>,
+    pub org_loads: SharedLoad<Result<Option<Org>, SharedStoreError>>,
     pub token_ttl: Duration,
 }
 
@@ -123,6 +130,9 @@ impl App {
                 api_key_usage: Default::default(),
                 orgs: TtlCache::new(10_000),
                 tokens: TtlCache::new(100_000),
+                resolving: SharedLoad::default(),
+                key_loads: SharedLoad::default(),
+                org_loads: SharedLoad::default(),
                 token_ttl: config_token_ttl,
             },
         }

@@ -42,27 +42,6 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         entries.insert(key, (value, Instant::now() + ttl));
     }
 
-    /// The cached value, or `load()`'s, which is then cached for `ttl`.
-    /// `Ok(None)` from `load` is not cached.
-    pub async fn get_or_load<E, F>(
-        &self,
-        key: K,
-        ttl: Duration,
-        load: impl FnOnce() -> F,
-    ) -> Result<Option<V>, E>
-    where
-        F: std::future::Future<Output = Result<Option<V>, E>>,
-    {
-        if let Some(hit) = self.get(&key) {
-            return Ok(Some(hit));
-        }
-        let loaded = load().await?;
-        if let Some(value) = &loaded {
-            self.insert(key, value.clone(), ttl);
-        }
-        Ok(loaded)
-    }
-
     pub fn remove_where(&self, mut doomed: impl FnMut(&K) -> bool) {
         self.entries
             .lock()

@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod sandbox;
 pub mod server;
 pub mod service;
+pub mod shared_load;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

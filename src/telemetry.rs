@@ -133,6 +133,7 @@ pub struct Metrics {
     /// hot path only increments (no label allocation or family lock).
     token_cache_hits: Counter,
     token_cache_misses: Counter,
+    token_resolutions: Counter,
     listener_up: prometheus_client::metrics::gauge::Gauge,
     /// The Zoom API proxy's series.
     pub proxy: crate::ratelimit::metrics::ProxyMetrics,
@@ -205,6 +206,13 @@ impl Default for Metrics {
                 .clone()
         };
         let (token_cache_hits, token_cache_misses) = (cache_counter("hit"), cache_counter("miss"));
+        let token_resolutions = Counter::default();
+        registry.register(
+            "token_resolutions",
+            "Token resolutions run for cache misses (a database read and any refresh); \
+             misses that arrive while one for the same token is under way share it",
+            token_resolutions.clone(),
+        );
         let listener_up = prometheus_client::metrics::gauge::Gauge::default();
         registry.register(
             "invalidation_listener_up",
@@ -217,6 +225,7 @@ impl Default for Metrics {
             registry: Arc::new(registry),
             token_cache_hits,
             token_cache_misses,
+            token_resolutions,
             listener_up,
             requests,
             latency,
@@ -268,6 +277,16 @@ impl Metrics {
         } else {
             self.token_cache_misses.inc();
         }
+    }
+
+    /// A token resolution run (not one joined).
+    pub fn token_resolved(&self) {
+        self.token_resolutions.inc();
+    }
+
+    /// Token resolutions run since start.
+    pub fn token_resolutions(&self) -> u64 {
+        self.token_resolutions.get()
     }
 
     /// Sets the gauge of undelivered events (read from the database at scrape time).

@@ -1,6 +1,7 @@
 //! `GET /api/v1/orgs/{org}/users/{email}/token`: the broker's core promise.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::app::AppState;
@@ -55,14 +56,14 @@ pub async fn get_token(
     caller: Caller,
     ApiPath((org, email)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<TokenParams>,
-) -> ApiResult<Json<ResolvedToken>> {
+) -> ApiResult<Response> {
     caller.require(Scope::TokensRead)?;
     let org = caller.org(&app, &org).await?;
     let email = Email::parse(&email).map_err(invalid("invalid_email"))?;
     let min_valid = parse_min_valid_secs(params.min_valid_secs.as_deref())?;
-    Ok(Json(
-        token_for_at_least(&app, &org, &email, min_valid).await?,
-    ))
+    let token = token_for_at_least(&app, &org, &email, min_valid).await?;
+    // Serialized from the shared cached token, never a copy of it.
+    Ok(Json(&*token).into_response())
 }
 
 /// `GET …/token` query parameters.

@@ -175,21 +175,9 @@ pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<ApiK
     }
     let key = match app.caches.api_keys.get(&id.to_string()) {
         Some(hit) => hit,
-        None => {
-            // A revocation heard while loading must not be cached over.
-            let generation = app.invalidator.generation();
-            let row = app
-                .store
-                .api_key(id)
-                .await?
-                .ok_or(ServiceError::Unauthenticated)?;
-            if app.invalidator.generation() == generation {
-                app.caches
-                    .api_keys
-                    .insert(id.to_string(), row.clone(), key_cache_ttl(app));
-            }
-            row
-        }
+        None => load_key(app, id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?,
     };
     let secret_ok = ct_eq(
         sha256_hex(secret.as_bytes()).as_bytes(),
@@ -204,6 +192,30 @@ pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<ApiK
     }
     app.caches.api_key_usage.note(&key.id, now);
     Ok(key)
+}
+
+/// Callers presenting one uncached key together (a storm after a restart)
+/// share one read of its row; each still checks its own secret. A
+/// revocation heard while loading is neither joined nor cached over.
+async fn load_key(app: &AppState, id: &str) -> ServiceResult<Option<ApiKey>> {
+    let generation = app.invalidator.generation();
+    let (owned, id) = (app.clone(), id.to_string());
+    let flight = format!("{id}\0{generation}");
+    let row = app
+        .caches
+        .key_loads
+        .run(&flight, move || async move {
+            let row = owned.store.api_key(&id).await?;
+            if let Some(row) = &row {
+                if owned.invalidator.generation() == generation {
+                    let ttl = key_cache_ttl(&owned);
+                    owned.caches.api_keys.insert(id, row.clone(), ttl);
+                }
+            }
+            Ok(row)
+        })
+        .await?;
+    Ok(row)
 }
 
 /// Refuses a key that lacks `scope`, naming what it has.

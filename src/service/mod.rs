@@ -130,6 +130,16 @@ impl ServiceError {
     }
 }
 
+impl From<crate::store::SharedStoreError> for ServiceError {
+    fn from(err: crate::store::SharedStoreError) -> Self {
+        if err.unavailable {
+            Self::DatabaseUnavailable(err.message)
+        } else {
+            Self::Internal(err.message)
+        }
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         if err.is_unavailable() {

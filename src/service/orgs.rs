@@ -50,16 +50,34 @@ pub async fn list(store: &DynStore) -> ServiceResult<Vec<Org>> {
 pub async fn visible(app: &AppState, scope: Option<&str>, slug: &str) -> ServiceResult<Org> {
     let not_found = || ServiceError::NotFound(format!("org {slug:?} not found"));
     let slug = OrgSlug::parse(slug).map_err(|_| not_found())?;
-    let org = app
-        .caches
-        .orgs
-        .get_or_load(slug.to_string(), LOOKUP_CACHE_TTL, || {
-            app.store.org_by_slug(slug.as_str())
-        })
-        .await?
-        .ok_or_else(not_found)?;
+    let org = match app.caches.orgs.get(&slug.to_string()) {
+        Some(hit) => hit,
+        None => load_org(app, slug).await?.ok_or_else(not_found)?,
+    };
     match scope {
         Some(scope) if scope != org.id => Err(not_found()),
         _ => Ok(org),
     }
+}
+
+/// Callers naming one uncached org together share one read of it. Orgs are
+/// never renamed or deleted, so no invalidation can overtake the read.
+async fn load_org(app: &AppState, slug: OrgSlug) -> ServiceResult<Option<Org>> {
+    let owned = app.clone();
+    let key = slug.to_string();
+    let org = app
+        .caches
+        .org_loads
+        .run(&key, move || async move {
+            let org = owned.store.org_by_slug(slug.as_str()).await?;
+            if let Some(org) = &org {
+                owned
+                    .caches
+                    .orgs
+                    .insert(slug.to_string(), org.clone(), LOOKUP_CACHE_TTL);
+            }
+            Ok(org)
+        })
+        .await?;
+    Ok(org)
 }

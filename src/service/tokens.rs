@@ -1,11 +1,12 @@
 //! The token API's use case: a fresh token for a user, from memory when safe.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::AppState;
 use crate::domain::Email;
 use crate::store::Org;
-use crate::tokens::{resolve_for, ResolvedToken};
+use crate::tokens::{resolve_for, ResolvedToken, TokenError};
 
 use super::{ServiceError, ServiceResult};
 
@@ -25,7 +26,11 @@ pub fn parse_min_valid_secs(raw: Option<&str>) -> ServiceResult<u64> {
     }
 }
 
-pub async fn token_for(app: &AppState, org: &Org, email: &Email) -> ServiceResult<ResolvedToken> {
+pub async fn token_for(
+    app: &AppState,
+    org: &Org,
+    email: &Email,
+) -> ServiceResult<Arc<ResolvedToken>> {
     token_for_at_least(app, org, email, 0).await
 }
 
@@ -36,18 +41,19 @@ pub async fn token_for_at_least(
     org: &Org,
     email: &Email,
     min_valid: u64,
-) -> ServiceResult<ResolvedToken> {
+) -> ServiceResult<Arc<ResolvedToken>> {
     token_as(app, org, Some(email), min_valid).await
 }
 
 /// As `token_for_at_least`; without an email, the org's own account-level
-/// token (cached under an empty email, which no user has).
+/// token (cached under an empty email, which no user has). Cached tokens
+/// are shared, not copied: a hit costs a reference count.
 pub async fn token_as(
     app: &AppState,
     org: &Org,
     email: Option<&Email>,
     min_valid: u64,
-) -> ServiceResult<ResolvedToken> {
+) -> ServiceResult<Arc<ResolvedToken>> {
     let key = (
         org.id.clone(),
         email.map(Email::to_string).unwrap_or_default(),
@@ -60,10 +66,7 @@ pub async fn token_as(
         }
     }
     app.metrics.token_cache(false);
-    // An invalidation heard while resolving must not be cached over.
-    let generation = app.invalidator.generation();
-    let resolved = resolve_for(app, org, email, min_valid).await?;
-    note_use(app, &resolved);
+    let resolved = resolve_shared(app, org, email, key, min_valid).await?;
     if !lasts(app, &resolved, min_valid) {
         let left = resolved.expires_unix - app.clock.now();
         if !resolved.cacheable {
@@ -81,12 +84,42 @@ pub async fn token_as(
             format!("min_valid_secs={min_valid} is more than this source grants: its fresh token is valid {left} s"),
         ));
     }
-    if app.invalidator.generation() == generation {
-        app.caches
-            .tokens
-            .insert(key, resolved.clone(), cacheable_for(app, &resolved));
-    }
     Ok(resolved)
+}
+
+/// Callers that miss the cache together for one token share one resolution:
+/// one database read, and at most one refresh behind it, however many ask.
+/// A flight is joined only within one invalidation generation, so a caller
+/// arriving after an invalidation never receives the answer it invalidated;
+/// and a load that heard an invalidation while running is not cached over it.
+async fn resolve_shared(
+    app: &AppState,
+    org: &Org,
+    email: Option<&Email>,
+    key: (String, String),
+    min_valid: u64,
+) -> Result<Arc<ResolvedToken>, TokenError> {
+    let generation = app.invalidator.generation();
+    let flight = format!("{}\0{}\0{min_valid}\0{generation}", key.0, key.1);
+    let (owned, org, email) = (app.clone(), org.clone(), email.cloned());
+    app.caches
+        .resolving
+        .run(&flight, move || async move {
+            let app = owned;
+            app.metrics.token_resolved();
+            // Boxed: the resolution's state is large, and the shared load
+            // (and every cache hit's future, whose size includes this one)
+            // would otherwise copy all of it on each move.
+            let resolving = Box::pin(resolve_for(&app, &org, email.as_ref(), min_valid));
+            let resolved = Arc::new(resolving.await?);
+            note_use(&app, &resolved);
+            if lasts(&app, &resolved, min_valid) && app.invalidator.generation() == generation {
+                let ttl = cacheable_for(&app, &resolved);
+                app.caches.tokens.insert(key, resolved.clone(), ttl);
+            }
+            Ok(resolved)
+        })
+        .await
 }
 
 fn lasts(app: &AppState, token: &ResolvedToken, min_valid: u64) -> bool {

@@ -33,6 +33,7 @@ pub mod pg_failover;
 pub mod pg_targets;
 pub mod postgres;
 pub mod records;
+mod shared_error;
 mod sql;
 pub mod sqlite;
 pub mod usage;
@@ -52,6 +53,7 @@ pub use budget::{Claim, RateBudgets};
 pub use deadline::Deadline;
 pub use lease::{LeaseEnd, LeaseGrant};
 pub use outbox::{Outbox, OutboxEvent, Settle};
+pub use shared_error::SharedStoreError;
 pub use usage::{ConnectionUse, RefreshCandidate, RefreshKind, RefreshPage};
 
 #[derive(Debug, thiserror::Error)]

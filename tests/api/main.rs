@@ -44,6 +44,7 @@ mod replica_invalidation;
 mod replicas;
 mod scope_table;
 mod sdk;
+mod shared_resolution;
 mod sign_in;
 mod store;
 mod sweep_plan;

@@ -14,6 +14,7 @@
 //! - over the broker's budget: the call waits for the next window if the
 //!   deadline allows, else `429 rate_limited`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -216,8 +217,10 @@ async fn run(
             app.metrics
                 .proxy
                 .call(Some(category), ProxyOutcome::TokenReplaced);
-            token.access_token = fresh.access_token;
-            token.origin = fresh.origin;
+            // Copy-on-write: the cached token others share is left alone.
+            let mine = Arc::make_mut(&mut token);
+            mine.access_token = fresh.access_token;
+            mine.origin = fresh.origin;
             replaced = true;
             if body.is_none() {
                 return Err(resend_impossible());
