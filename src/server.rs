@@ -31,8 +31,11 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(middleware::from_fn(no_store_for_apis))
+        // Behind an Arc: the middleware's state is cloned for every request,
+        // and a clone of `Metrics` itself is some twenty reference counts
+        // that both cores then fight over.
         .layer(middleware::from_fn_with_state(
-            app.metrics.clone(),
+            std::sync::Arc::new(app.metrics.clone()),
             telemetry::observe,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -326,7 +326,11 @@ impl Metrics {
 }
 
 /// Middleware: one span per request, named by route, plus request metrics.
-pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
