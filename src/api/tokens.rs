@@ -1,8 +1,8 @@
 //! `GET /api/v1/orgs/{org}/users/{email}/token`: the broker's core promise.
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::app::AppState;
 use crate::domain::Email;
@@ -62,8 +62,8 @@ pub async fn get_token(
     let email = Email::parse(&email).map_err(invalid("invalid_email"))?;
     let min_valid = parse_min_valid_secs(params.min_valid_secs.as_deref())?;
     let token = token_for_at_least(&app, &org, &email, min_valid).await?;
-    // Serialized from the shared cached token, never a copy of it.
-    Ok(Json(&*token).into_response())
+    // Serialized once per cached token, then shared.
+    Ok(([(CONTENT_TYPE, "application/json")], token.json()).into_response())
 }
 
 /// `GET …/token` query parameters.

@@ -55,6 +55,25 @@ pub struct ResolvedToken {
     /// The Zoom account whose rate limits the token's calls draw on.
     #[serde(skip)]
     pub zoom_account: String,
+    /// The JSON answer, made once per token: a cache hit then hands out a
+    /// reference to it instead of serializing again. See `json`.
+    #[serde(skip)]
+    json: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl ResolvedToken {
+    /// The token as the token API answers it. The first call fixes it: a
+    /// token changed afterwards must call `changed` (the proxy's copy does).
+    pub fn json(&self) -> bytes::Bytes {
+        self.json
+            .get_or_init(|| serde_json::to_vec(self).expect("a token serializes").into())
+            .clone()
+    }
+
+    /// Forgets the JSON made before a change.
+    pub fn changed(&mut self) {
+        self.json = std::sync::OnceLock::new();
+    }
 }
 
 impl std::fmt::Debug for ResolvedToken {
@@ -99,6 +118,7 @@ fn answer(
         warnings,
         origin: token.origin,
         zoom_account,
+        json: std::sync::OnceLock::new(),
     }
 }
 

@@ -221,6 +221,7 @@ async fn run(
             let mine = Arc::make_mut(&mut token);
             mine.access_token = fresh.access_token;
             mine.origin = fresh.origin;
+            mine.changed();
             replaced = true;
             if body.is_none() {
                 return Err(resend_impossible());
