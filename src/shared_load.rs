@@ -70,9 +70,9 @@ impl<T: Clone + Send + Sync + 'static> SharedLoad<T> {
         load.await
     }
 
-    /// Loads remembered, finished or abandoned ones not yet pruned included
-    /// (for tests and diagnostics).
-    pub fn remembered(&self) -> usize {
+    /// Loads remembered, abandoned ones not yet pruned included.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
         self.loads.lock().expect("shared-load map poisoned").len()
     }
 }

@@ -20,19 +20,10 @@ CONNS="${BENCH_CONNECTIONS:-32}"
 DBS="${BENCH_DBS:-sqlite postgres}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 BIN=target/release/tokenbroker
-WORK="$(mktemp -d)"
-PIDS=()
-export PGOPTIONS='--client-min-messages=warning'
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-ulimit -n 20000 2>/dev/null || true
+. tests/bench/lib.sh
 echo "building release binary…"
 cargo build --release --quiet
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not up: $1"; exit 1; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 # wrk with --latency prints "Requests/sec: N" and "50%"/"99%" lines.
@@ -59,12 +50,8 @@ bench_db() {
     TOKENBROKER_BACKGROUND_REFRESH=0 RUST_LOG=warn \
     TOKENBROKER_ZOOM_RATE_LIMITS="medium=10000000/s"
   $BIN sandbox --bind "127.0.0.1:$sport" > "$WORK/sandbox.log" 2>&1 & PIDS+=($!)
-  $BIN migrate >/dev/null
-  $BIN org create bench >/dev/null
-  KEY=$($BIN api-key create --org bench | tail -n1)
-  $BIN serve > "$WORK/serve-$db.log" 2>&1 & PIDS+=($!)
   local base="http://127.0.0.1:$bport" zoom="http://127.0.0.1:$sport"
-  wait_up "$base/readyz"; wait_up "$zoom/_sandbox/counters"
+  start_broker "$BIN" "$WORK/serve-$db.log" "$base" "$zoom"
 
   # A Zoom user and an S2S app of their account; the org holds the credentials.
   local account
@@ -106,7 +93,7 @@ bench_db() {
     "throughput, $CONNS connections: direct ${drps} req/s | proxied ${prps} req/s | ratio $(python3 -c "print(f'{$prps/$drps:.2f}')")" \
     "with 20 ms Zoom latency, $CONNS connections: direct ${ldrps} req/s p50 ${ld50} ms | proxied ${lprps} req/s p50 ${lp50} ms | ratio $(python3 -c "print(f'{$lprps/$ldrps:.2f}')")" \
     "proxied answers not 2xx: ${perr:-0} (1 connection: ${perr1:-0}); permits claimed from the ledger: $claims"
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; PIDS=()
+  stop_all
   sleep 0.5
   if [ "$db" = postgres ]; then psql "$PG_URL" -qc "DROP DATABASE IF EXISTS tb_bench_proxy" >/dev/null; fi
 }

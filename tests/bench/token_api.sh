@@ -18,19 +18,10 @@ THREADS="${BENCH_THREADS:-2}"
 DBS="${BENCH_DBS:-sqlite postgres}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 BIN=target/release/tokenbroker
-WORK="$(mktemp -d)"
-PIDS=()
-export PGOPTIONS='--client-min-messages=warning'
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-ulimit -n 20000 2>/dev/null || true
+. tests/bench/lib.sh
 echo "building release binary…"
 cargo build --release --quiet
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not up: $1"; exit 1; }
 
 # wrk prints "Requests/sec: N" and, with --latency, a "99%" line.
 wrk_run() { wrk -t"$THREADS" -c"$1" -d"$2" --latency -H "Authorization: Bearer $KEY" "$3" > "$WORK/wrk.txt"; }
@@ -56,12 +47,8 @@ bench_db() {
     TOKENBROKER_REFRESH_AHEAD_SECS=3500 TOKENBROKER_BACKGROUND_REFRESH=0 RUST_LOG=warn
   # The first token lives 3000 s, inside the 3500 s refresh window: the storm below refreshes it.
   $BIN sandbox --bind "127.0.0.1:$sport" --access-token-ttl 3000 > "$WORK/sandbox.log" 2>&1 & PIDS+=($!)
-  $BIN migrate >/dev/null
-  $BIN org create bench >/dev/null
-  KEY=$($BIN api-key create --org bench | tail -n1)
-  $BIN serve > "$WORK/serve-$db.log" 2>&1 & PIDS+=($!)
   local base="http://127.0.0.1:$bport" zoom="http://127.0.0.1:$sport"
-  wait_up "$base/readyz"; wait_up "$zoom/_sandbox/counters"
+  start_broker "$BIN" "$WORK/serve-$db.log" "$base" "$zoom"
 
   # Authorize one user through the real browser flow (curl as the browser).
   local link auth q cb
@@ -96,8 +83,7 @@ bench_db() {
   printf '%-9s healthz %9.0f req/s p99 %6s ms | token %9.0f req/s p99 %6s ms | ratio %.2f | storm: 1000 callers, %s upstream refresh, p99 %s ms%s\n' \
     "$db" "$h_rps" "$h_p99" "$t_rps" "$t_p99" "$(python3 -c "print($t_rps/$h_rps)")" "$storm_calls" "$storm_p99" \
     "$([ "$errors" != 0 ] && echo ' (NON-2xx ANSWERS!)')"
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; PIDS=()
-  wait 2>/dev/null || true
+  stop_all
   if [ "$errors" != 0 ]; then echo "FAIL ($db): the token API answered non-2xx under load"; exit 1; fi
   [ "$db" = postgres ] && psql "$PG_URL" -qc "DROP DATABASE IF EXISTS tb_bench" >/dev/null
   return 0
