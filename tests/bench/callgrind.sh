@@ -9,13 +9,13 @@
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tb_calls tests/bench/callgrind.sh
 #   TOKEN_CALLS_BIN=/path/to/older/token_calls tests/bench/callgrind.sh   # another build
 #
-# Knobs: N1 (50), N2 (2050), BENCH_PATHS ("cache db"). On PostgreSQL only the
+# Knobs: N1 (50), N2 (2050), BENCH_PATHS ("healthz cache db"). On PostgreSQL only the
 # broker's side is counted (the server is another process); the database
 # named is created if missing and reused.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N1="${N1:-50}"; N2="${N2:-2050}"
-PATHS="${BENCH_PATHS:-cache db}"
+PATHS="${BENCH_PATHS:-healthz cache db}"
 BIN="${TOKEN_CALLS_BIN:-}"
 if [ -z "$BIN" ]; then
   BIN=$(cargo bench --bench token_calls --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -n1)
