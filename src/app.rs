@@ -8,7 +8,7 @@ use axum::extract::FromRef;
 use axum_extra::extract::cookie::Key;
 use time::OffsetDateTime;
 
-use crate::cache::TtlCache;
+use crate::cache::{CachedApiKey, TokenKey, TtlCache};
 use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::domain::{Actor, AuditAction, AuditOutcome};
@@ -16,7 +16,7 @@ use crate::invalidation::{Invalidation, Invalidator};
 use crate::ratelimit::Budgets;
 use crate::shared_load::SharedLoad;
 use crate::store::SharedStoreError;
-use crate::store::{ApiKey, DynStore, NewAuditEvent, Org, Store};
+use crate::store::{DynStore, NewAuditEvent, Org, Store};
 use crate::telemetry::Metrics;
 use crate::tokens::Refresher;
 use crate::tokens::{ResolvedToken, TokenError};
@@ -53,20 +53,20 @@ pub struct App {
 /// In-memory caches that keep the token API off the database when nothing changed.
 pub struct Caches {
     /// API key rows by key id; a revocation invalidates its entry everywhere.
-    pub api_keys: TtlCache<String, ApiKey>,
+    pub api_keys: TtlCache<String, Arc<CachedApiKey>>,
     /// API keys' uses, written to `api_keys.last_used_at` in batches.
     pub api_key_usage: crate::tokens::UsageLog,
     /// Orgs by slug. Orgs are never renamed or deleted.
-    pub orgs: TtlCache<String, Org>,
+    pub orgs: TtlCache<String, Arc<Org>>,
     /// Resolved tokens by (org id, email), never for a token inside any
     /// refresh window; for at most `token_ttl` while cross-replica
     /// invalidation is not live.
-    pub tokens: TtlCache<(String, String), Arc<ResolvedToken>>,
+    pub tokens: TtlCache<TokenKey, Arc<ResolvedToken>>,
     /// Resolutions under way, so callers missing `tokens` together share one.
     pub resolving: SharedLoad<Result<Arc<ResolvedToken>, TokenError>>,
     /// Reads of uncached API keys and orgs under way, shared likewise.
-    pub key_loads: SharedLoad<Result<Option<ApiKey>, SharedStoreError>>,
-    pub org_loads: SharedLoad<Result<Option<Org>, SharedStoreError>>,
+    pub key_loads: SharedLoad<Result<Option<Arc<CachedApiKey>>, SharedStoreError>>,
+    pub org_loads: SharedLoad<Result<Option<Arc<Org>>, SharedStoreError>>,
     pub token_ttl: Duration,
 }
 
@@ -174,7 +174,7 @@ impl App {
         self.invalidator.bump();
         match what {
             Invalidation::OrgTokens(org_id) => {
-                self.caches.tokens.remove_where(|(org, _)| org == org_id)
+                self.caches.tokens.remove_where(|k| k.org_id == *org_id)
             }
             Invalidation::ApiKey(id) => self.caches.api_keys.remove_where(|k| k == id),
             Invalidation::RateHold { .. } => {}
@@ -236,7 +236,12 @@ impl Clock {
 
     /// Unix seconds.
     pub fn now(&self) -> i64 {
-        OffsetDateTime::now_utc().unix_timestamp() + self.offset_secs.load(Ordering::Relaxed)
+        // Not `OffsetDateTime::now_utc()`: that works out a calendar date
+        // only to throw it away, several times per token call.
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        since_epoch + self.offset_secs.load(Ordering::Relaxed)
     }
 
     pub fn now_datetime(&self) -> OffsetDateTime {

@@ -1,25 +1,112 @@
 //! A small time-bounded cache for the token API's hot path.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{Hash, RandomState};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Entries expire on their own deadline; reads never extend them.
+pub use hashbrown::Equivalent;
+
+use crate::crypto::{ct_eq, sha256};
+use crate::domain::Scope;
+use crate::store::ApiKey;
+
+/// An API key row as every call checks it: its scopes parsed and its
+/// secret's digest decoded once per cache fill, not once per call.
+#[derive(Debug)]
+pub struct CachedApiKey {
+    pub id: String,
+    /// `None`: the key may act on every org.
+    pub org_id: Option<String>,
+    pub scopes: Vec<Scope>,
+    /// `None`: a stored hash that is not 64 hex digits, which no secret matches.
+    secret_sha256: Option<[u8; 32]>,
+    pub revoked: bool,
+    pub expires_at: Option<i64>,
+    /// The second a use of the key was last noted: uses are recorded to the
+    /// second, so later calls within it need not take the usage log's lock.
+    noted_at: AtomicI64,
+}
+
+impl CachedApiKey {
+    pub fn from_row(row: &ApiKey) -> Self {
+        let mut digest = [0u8; 32];
+        let secret_sha256 = hex::decode_to_slice(&row.secret_hash, &mut digest)
+            .ok()
+            .map(|()| digest);
+        Self {
+            id: row.id.clone(),
+            org_id: row.org_id.clone(),
+            scopes: Scope::split(&row.scopes),
+            secret_sha256,
+            revoked: row.revoked_at.is_some(),
+            expires_at: row.expires_at,
+            noted_at: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Whether `secret` hashes to the stored digest, compared in constant time.
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        self.secret_sha256
+            .is_some_and(|stored| ct_eq(&sha256(secret.as_bytes()), &stored))
+    }
+
+    /// True the first time it is asked within the second `now`.
+    pub fn first_use_within(&self, now: i64) -> bool {
+        // A plain load first: every core may read the line at once, while
+        // a write per call would bounce it between them.
+        self.noted_at.load(Ordering::Relaxed) < now
+            && self.noted_at.fetch_max(now, Ordering::Relaxed) < now
+    }
+}
+
+/// The token cache's key: an org id and a user's email (empty: the org's own token).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenKey {
+    pub org_id: String,
+    pub email: String,
+}
+
+/// A `TokenKey` borrowed from the request; hashes as the key it stands for.
+#[derive(Hash)]
+pub struct TokenKeyRef<'a> {
+    pub org_id: &'a str,
+    pub email: &'a str,
+}
+
+impl TokenKeyRef<'_> {
+    pub fn to_owned(&self) -> TokenKey {
+        TokenKey {
+            org_id: self.org_id.to_string(),
+            email: self.email.to_string(),
+        }
+    }
+}
+
+impl Equivalent<TokenKey> for TokenKeyRef<'_> {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        self.org_id == key.org_id && self.email == key.email
+    }
+}
+
+/// Entries expire on their own deadline; reads never extend them. Looked up
+/// by anything `Equivalent` to the key (a `&str` for a `String`, a pair of
+/// borrowed strings for `TokenKey`), so a hit allocates nothing. Hashed
+/// with the standard library's keyed SipHash: callers choose the keys.
 pub struct TtlCache<K, V> {
-    entries: Mutex<HashMap<K, (V, Instant)>>,
+    entries: Mutex<hashbrown::HashMap<K, (V, Instant), RandomState>>,
     max_entries: usize,
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn new(max_entries: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(hashbrown::HashMap::with_hasher(RandomState::new())),
             max_entries,
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q: Hash + Equivalent<K> + ?Sized>(&self, key: &Q) -> Option<V> {
         let entries = self.entries.lock().expect("cache poisoned");
         match entries.get(key) {
             Some((value, until)) if *until > Instant::now() => Some(value.clone()),
@@ -63,5 +150,27 @@ mod tests {
         assert_eq!(cache.get(&"b"), None);
         cache.remove_where(|k| *k == "a");
         assert_eq!(cache.get(&"a"), None);
+    }
+
+    #[test]
+    fn borrowed_keys_find_owned_ones() {
+        let ids = TtlCache::new(4);
+        ids.insert("id-1".to_string(), 1, Duration::from_secs(60));
+        assert_eq!(ids.get("id-1"), Some(1));
+        assert_eq!(ids.get("id-2"), None);
+
+        let tokens = TtlCache::new(4);
+        let key = TokenKeyRef {
+            org_id: "org",
+            email: "a@b.example",
+        };
+        tokens.insert(key.to_owned(), 7, Duration::from_secs(60));
+        assert_eq!(tokens.get(&key), Some(7));
+        // The same characters split elsewhere are another key.
+        let shifted = TokenKeyRef {
+            org_id: "orga",
+            email: "@b.example",
+        };
+        assert_eq!(tokens.get(&shifted), None);
     }
 }

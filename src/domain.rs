@@ -110,14 +110,18 @@ impl<'de> Deserialize<'de> for Email {
 pub struct OrgSlug(String);
 
 impl OrgSlug {
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let ok = (2..=63).contains(&raw.len())
+    /// What `parse` accepts, checked without building the slug.
+    pub fn is_valid(raw: &str) -> bool {
+        (2..=63).contains(&raw.len())
             && raw
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
             && !raw.starts_with('-')
-            && !raw.ends_with('-');
-        if ok {
+            && !raw.ends_with('-')
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        if Self::is_valid(raw) {
             Ok(Self(raw.to_string()))
         } else {
             Err(InvalidValue(format!(
@@ -327,6 +331,14 @@ impl Scope {
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// The scopes of a stored text; texts no longer known are skipped.
+    pub fn split(stored: &str) -> Vec<Scope> {
+        stored
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect()
     }
 }
 

@@ -156,7 +156,8 @@ pub async fn create(
         }),
     };
     let now = app.clock.now();
-    let (row, key) = api_keys::create(&app.store, org.as_ref(), spec, &caller.actor(), now).await?;
+    let (row, key) =
+        api_keys::create(&app.store, org.as_deref(), spec, &caller.actor(), now).await?;
     let view = KeyView::new(row, &slugs(&app).await?);
     Ok((StatusCode::CREATED, Json(CreatedKey { view, key })))
 }
@@ -189,7 +190,7 @@ pub async fn list(
         None => None,
     };
     let slugs = slugs(&app).await?;
-    let keys = api_keys::list(&app.store, org.as_ref()).await?;
+    let keys = api_keys::list(&app.store, org.as_deref()).await?;
     Ok(Json(KeyList {
         api_keys: keys.into_iter().map(|k| KeyView::new(k, &slugs)).collect(),
     }))

@@ -1,44 +1,49 @@
 //! The `Caller` extractor: who is calling the internal API, checked by
 //! `service::api_keys` (constant-time, hashed, revocable).
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
+use crate::cache::CachedApiKey;
 use crate::domain::{Actor, Scope};
 use crate::error::ApiError;
 use crate::service::{api_keys, orgs, ServiceError};
 use crate::store::Org;
 
-/// The authenticated caller of the internal API.
+/// The authenticated caller of the internal API: its key as cached (shared,
+/// not copied, on every call).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub key_id: String,
-    /// `None`: an all-orgs key.
-    pub org_scope: Option<String>,
-    /// What the key may do; each handler states the scope it needs.
-    pub scopes: Vec<Scope>,
+    key: Arc<CachedApiKey>,
 }
 
 impl Caller {
     pub fn actor(&self) -> Actor {
-        Actor::ApiKey(self.key_id.clone())
+        Actor::ApiKey(self.key.id.clone())
+    }
+
+    /// `None`: an all-orgs key.
+    pub fn org_scope(&self) -> Option<&str> {
+        self.key.org_id.as_deref()
     }
 
     /// Resolves an org the key may act on; another org's slug is a 404.
-    pub async fn org(&self, app: &AppState, slug: &str) -> Result<Org, ApiError> {
-        Ok(orgs::visible(app, self.org_scope.as_deref(), slug).await?)
+    pub async fn org(&self, app: &AppState, slug: &str) -> Result<Arc<Org>, ApiError> {
+        Ok(orgs::visible(app, self.org_scope(), slug).await?)
     }
 
     /// Refuses the call with `403 insufficient_scope` unless the key has `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        Ok(api_keys::require(&self.scopes, scope)?)
+        Ok(api_keys::require(&self.key.scopes, scope)?)
     }
 
     /// As `require`, for a call any one of `scopes` allows.
     pub fn require_any(&self, scopes: &[Scope]) -> Result<(), ApiError> {
-        match scopes.iter().find(|s| self.scopes.contains(s)) {
+        match scopes.iter().find(|s| self.key.scopes.contains(s)) {
             Some(_) => Ok(()),
             None => self.require(scopes[0]),
         }
@@ -46,7 +51,7 @@ impl Caller {
 
     /// Operator-wide calls need a key that is not limited to one org.
     pub fn require_all_orgs(&self, what: &str) -> Result<(), ApiError> {
-        match self.org_scope {
+        match self.key.org_id {
             None => Ok(()),
             Some(_) => Err(ApiError::Forbidden(format!(
                 "{what} needs an all-orgs API key"
@@ -75,10 +80,6 @@ impl FromRequestParts<AppState> for Caller {
                 other => other.into(),
             })?;
         tracing::Span::current().record("api_key", key.id.as_str());
-        Ok(Caller {
-            scopes: api_keys::scopes_of(&key),
-            key_id: key.id,
-            org_scope: key.org_id,
-        })
+        Ok(Caller { key })
     }
 }

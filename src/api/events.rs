@@ -100,8 +100,8 @@ pub async fn list(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventPageView>> {
     caller.require(Scope::TokensRead)?;
-    let org = events::org_for(&app, caller.org_scope.as_deref(), q.org.as_deref()).await?;
-    let page = events::page(&app, org.as_ref(), q.after.as_deref(), q.limit.as_deref()).await?;
+    let org = events::org_for(&app, caller.org_scope(), q.org.as_deref()).await?;
+    let page = events::page(&app, org.as_deref(), q.after.as_deref(), q.limit.as_deref()).await?;
     Ok(Json(EventPageView {
         events: page.events.into_iter().map(Into::into).collect(),
         next: page.next,

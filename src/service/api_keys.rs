@@ -1,8 +1,11 @@
 //! API keys: `tb_<16 hex id>_<43 base64url secret>`. The secret carries 256
 //! bits; only its SHA-256 is stored and it is compared in constant time.
 
+use std::sync::Arc;
+
 use crate::app::{record_audit, AppState};
-use crate::crypto::{ct_eq, random_bytes, random_token, sha256_hex};
+use crate::cache::CachedApiKey;
+use crate::crypto::{random_bytes, random_token, sha256_hex};
 use crate::domain::{Actor, AuditAction, AuditOutcome, Scope};
 use crate::invalidation::Invalidation;
 use crate::service::invalidation::key_cache_ttl;
@@ -37,10 +40,7 @@ impl KeySpec {
 
 /// A key's scopes, as stored.
 pub fn scopes_of(key: &ApiKey) -> Vec<Scope> {
-    key.scopes
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect()
+    Scope::split(&key.scopes)
 }
 
 /// A freshly minted key with every scope: the row to store and the plaintext to show once.
@@ -165,7 +165,7 @@ pub async fn revoke(
 
 /// Checks a presented `tb_<id>_<secret>` key. Unknown, malformed, wrong and
 /// revoked keys are all the same `Unauthenticated`.
-pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<ApiKey> {
+pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<Arc<CachedApiKey>> {
     let mut parts = presented.trim().splitn(3, '_');
     let (Some(PREFIX), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(ServiceError::Unauthenticated);
@@ -173,31 +173,29 @@ pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<ApiK
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ServiceError::Unauthenticated);
     }
-    let key = match app.caches.api_keys.get(&id.to_string()) {
+    let key = match app.caches.api_keys.get(id) {
         Some(hit) => hit,
         None => load_key(app, id)
             .await?
             .ok_or(ServiceError::Unauthenticated)?,
     };
-    let secret_ok = ct_eq(
-        sha256_hex(secret.as_bytes()).as_bytes(),
-        key.secret_hash.as_bytes(),
-    );
-    if !secret_ok || key.revoked_at.is_some() {
+    if !key.secret_matches(secret) || key.revoked {
         return Err(ServiceError::Unauthenticated);
     }
     let now = app.clock.now();
     if let Some(at) = key.expires_at.filter(|at| *at <= now) {
         return Err(ServiceError::KeyExpired(at));
     }
-    app.caches.api_key_usage.note(&key.id, now);
+    if key.first_use_within(now) {
+        app.caches.api_key_usage.note(&key.id, now);
+    }
     Ok(key)
 }
 
 /// Callers presenting one uncached key together (a storm after a restart)
 /// share one read of its row; each still checks its own secret. A
 /// revocation heard while loading is neither joined nor cached over.
-async fn load_key(app: &AppState, id: &str) -> ServiceResult<Option<ApiKey>> {
+async fn load_key(app: &AppState, id: &str) -> ServiceResult<Option<Arc<CachedApiKey>>> {
     let generation = app.invalidator.generation();
     let (owned, id) = (app.clone(), id.to_string());
     let flight = format!("{id}\0{generation}");
@@ -205,14 +203,15 @@ async fn load_key(app: &AppState, id: &str) -> ServiceResult<Option<ApiKey>> {
         .caches
         .key_loads
         .run(&flight, move || async move {
-            let row = owned.store.api_key(&id).await?;
-            if let Some(row) = &row {
-                if owned.invalidator.generation() == generation {
-                    let ttl = key_cache_ttl(&owned);
-                    owned.caches.api_keys.insert(id, row.clone(), ttl);
-                }
+            let Some(row) = owned.store.api_key(&id).await? else {
+                return Ok(None);
+            };
+            let key = Arc::new(CachedApiKey::from_row(&row));
+            if owned.invalidator.generation() == generation {
+                let ttl = key_cache_ttl(&owned);
+                owned.caches.api_keys.insert(id, key.clone(), ttl);
             }
-            Ok(row)
+            Ok(Some(key))
         })
         .await?;
     Ok(row)

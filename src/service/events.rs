@@ -1,5 +1,7 @@
 //! Reading an org's events to the CRM (`GET /api/v1/events`): replay and polling.
 
+use std::sync::Arc;
+
 use crate::app::AppState;
 use crate::store::{Org, OutboxEvent};
 
@@ -22,13 +24,13 @@ pub async fn org_for(
     app: &AppState,
     scope: Option<&str>,
     slug: Option<&str>,
-) -> ServiceResult<Option<Org>> {
+) -> ServiceResult<Option<Arc<Org>>> {
     match (scope, slug.filter(|s| !s.is_empty())) {
         (_, Some(slug)) => Ok(Some(orgs::visible(app, scope, slug).await?)),
         (Some(org_id), None) => {
             let org = app.store.org_by_id(org_id).await?;
             let gone = || ServiceError::NotFound("the key's org no longer exists".into());
-            Ok(Some(org.ok_or_else(gone)?))
+            Ok(Some(Arc::new(org.ok_or_else(gone)?)))
         }
         (None, None) => Ok(None),
     }

@@ -1,5 +1,7 @@
 //! Orgs (tenants): created by operators, never renamed or deleted.
 
+use std::sync::Arc;
+
 use crate::app::{AppState, LOOKUP_CACHE_TTL};
 use crate::domain::OrgSlug;
 use crate::store::{DynStore, Org, StoreError};
@@ -47,12 +49,17 @@ pub async fn list(store: &DynStore) -> ServiceResult<Vec<Org>> {
 /// The org named `slug`, if a caller limited to `scope` (`None`: every org)
 /// may act on it. Another org's slug answers exactly as a missing org does,
 /// so a key cannot probe for tenants.
-pub async fn visible(app: &AppState, scope: Option<&str>, slug: &str) -> ServiceResult<Org> {
+pub async fn visible(app: &AppState, scope: Option<&str>, slug: &str) -> ServiceResult<Arc<Org>> {
     let not_found = || ServiceError::NotFound(format!("org {slug:?} not found"));
-    let slug = OrgSlug::parse(slug).map_err(|_| not_found())?;
-    let org = match app.caches.orgs.get(&slug.to_string()) {
+    if !OrgSlug::is_valid(slug) {
+        return Err(not_found());
+    }
+    let org = match app.caches.orgs.get(slug) {
         Some(hit) => hit,
-        None => load_org(app, slug).await?.ok_or_else(not_found)?,
+        None => {
+            let slug = OrgSlug::parse(slug).map_err(|_| not_found())?;
+            load_org(app, slug).await?.ok_or_else(not_found)?
+        }
     };
     match scope {
         Some(scope) if scope != org.id => Err(not_found()),
@@ -62,21 +69,22 @@ pub async fn visible(app: &AppState, scope: Option<&str>, slug: &str) -> Service
 
 /// Callers naming one uncached org together share one read of it. Orgs are
 /// never renamed or deleted, so no invalidation can overtake the read.
-async fn load_org(app: &AppState, slug: OrgSlug) -> ServiceResult<Option<Org>> {
+async fn load_org(app: &AppState, slug: OrgSlug) -> ServiceResult<Option<Arc<Org>>> {
     let owned = app.clone();
     let key = slug.to_string();
     let org = app
         .caches
         .org_loads
         .run(&key, move || async move {
-            let org = owned.store.org_by_slug(slug.as_str()).await?;
-            if let Some(org) = &org {
-                owned
-                    .caches
-                    .orgs
-                    .insert(slug.to_string(), org.clone(), LOOKUP_CACHE_TTL);
-            }
-            Ok(org)
+            let Some(org) = owned.store.org_by_slug(slug.as_str()).await? else {
+                return Ok(None);
+            };
+            let org = Arc::new(org);
+            owned
+                .caches
+                .orgs
+                .insert(slug.to_string(), org.clone(), LOOKUP_CACHE_TTL);
+            Ok(Some(org))
         })
         .await?;
     Ok(org)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::AppState;
+use crate::cache::{TokenKey, TokenKeyRef};
 use crate::domain::Email;
 use crate::store::Org;
 use crate::tokens::{resolve_for, ResolvedToken, TokenError};
@@ -54,10 +55,10 @@ pub async fn token_as(
     email: Option<&Email>,
     min_valid: u64,
 ) -> ServiceResult<Arc<ResolvedToken>> {
-    let key = (
-        org.id.clone(),
-        email.map(Email::to_string).unwrap_or_default(),
-    );
+    let key = TokenKeyRef {
+        org_id: &org.id,
+        email: email.map_or("", Email::as_str),
+    };
     if let Some(hit) = app.caches.tokens.get(&key) {
         if safe_secs(app, &hit) > 0 && lasts(app, &hit, min_valid) {
             app.metrics.token_cache(true);
@@ -66,7 +67,7 @@ pub async fn token_as(
         }
     }
     app.metrics.token_cache(false);
-    let resolved = resolve_shared(app, org, email, key, min_valid).await?;
+    let resolved = resolve_shared(app, org, email, key.to_owned(), min_valid).await?;
     if !lasts(app, &resolved, min_valid) {
         let left = resolved.expires_unix - app.clock.now();
         if !resolved.cacheable {
@@ -96,11 +97,11 @@ async fn resolve_shared(
     app: &AppState,
     org: &Org,
     email: Option<&Email>,
-    key: (String, String),
+    key: TokenKey,
     min_valid: u64,
 ) -> Result<Arc<ResolvedToken>, TokenError> {
     let generation = app.invalidator.generation();
-    let flight = format!("{}\0{}\0{min_valid}\0{generation}", key.0, key.1);
+    let flight = format!("{}\0{}\0{min_valid}\0{generation}", key.org_id, key.email);
     let (owned, org, email) = (app.clone(), org.clone(), email.cloned());
     app.caches
         .resolving
