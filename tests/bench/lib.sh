@@ -5,7 +5,7 @@ set -euo pipefail
 WORK="$(mktemp -d)"
 PIDS=()
 export PGOPTIONS='--client-min-messages=warning'
-bench_cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+bench_cleanup() { [ -n "${BENCH_KEEP_PG_LOG:-}" ] && [ -f "$WORK/pg/log" ] && cp "$WORK/pg/log" "$BENCH_KEEP_PG_LOG"; for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap bench_cleanup EXIT
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 ulimit -n 20000 2>/dev/null || true
@@ -27,6 +27,27 @@ fresh_db() {
   else
     rm -f "$WORK/$2.db"*; echo "sqlite://$WORK/$2.db?mode=rwc"
   fi
+}
+
+# own_pg NAME=VALUE…: a throwaway PostgreSQL cluster of the benchmark's own,
+# initdb's defaults but for those settings (fsync on, as in production),
+# stopped on exit; PG_URL then names it. For settings the shared server
+# must not be restarted for, such as shared_buffers.
+own_pg() {
+  local bin dir pgport s settings=() run=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  dir="$WORK/pg"; mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then  # initdb refuses root
+    chown postgres:postgres "$WORK" "$dir"; run=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+  fi
+  "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust >/dev/null
+  for s in "$@"; do settings+=(-c "$s"); done
+  pgport=$(port)
+  "${run[@]}" "$bin/postgres" -D "$dir/data" -p "$pgport" -k "$dir" -c listen_addresses=127.0.0.1 \
+    "${settings[@]}" > "$dir/log" 2>&1 & PIDS+=($!)
+  for _ in $(seq 1 100); do pg_isready -q -h 127.0.0.1 -p "$pgport" && break; sleep 0.1; done
+  PG_URL="postgres://postgres@127.0.0.1:$pgport/postgres"
+  echo "own PostgreSQL on port $pgport: $*"
 }
 
 # wrk's --latency output in FILE: requests per second, a percentile in ms,
