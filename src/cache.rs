@@ -173,4 +173,51 @@ mod tests {
         };
         assert_eq!(tokens.get(&shifted), None);
     }
+
+    fn key_row(secret_hash: &str) -> ApiKey {
+        ApiKey {
+            id: "0123456789abcdef".into(),
+            org_id: None,
+            secret_hash: secret_hash.into(),
+            label: None,
+            created_at: 0,
+            last_used_at: None,
+            revoked_at: None,
+            scopes: "tokens:read nonsense".into(),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn a_cached_key_checks_the_secret_against_the_stored_digest() {
+        // FIPS 180-2's SHA-256 of "abc", not our own hashing.
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let key = CachedApiKey::from_row(&key_row(abc));
+        assert!(key.secret_matches("abc"));
+        assert!(!key.secret_matches("abd"));
+        assert!(!key.secret_matches(""));
+        assert_eq!(
+            key.scopes,
+            vec![Scope::TokensRead],
+            "unknown texts are skipped"
+        );
+        // A stored hash that is not 64 hex digits matches nothing, not even itself.
+        for broken in ["", "zz", &abc[..62], &format!("{abc}00")] {
+            let key = CachedApiKey::from_row(&key_row(broken));
+            assert!(!key.secret_matches("abc"), "{broken:?}");
+            assert!(!key.secret_matches(broken), "{broken:?}");
+        }
+    }
+
+    #[test]
+    fn a_keys_use_is_noted_once_per_second() {
+        let key = CachedApiKey::from_row(&key_row(""));
+        assert!(key.first_use_within(100));
+        assert!(!key.first_use_within(100));
+        assert!(
+            !key.first_use_within(99),
+            "an earlier second is already covered"
+        );
+        assert!(key.first_use_within(101));
+    }
 }
