@@ -8,7 +8,7 @@ use axum::extract::FromRef;
 use axum_extra::extract::cookie::Key;
 use time::OffsetDateTime;
 
-use crate::cache::{CachedApiKey, TokenKey, TtlCache};
+use crate::cache::{TokenKey, TtlCache};
 use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::domain::{Actor, AuditAction, AuditOutcome};
@@ -16,7 +16,7 @@ use crate::invalidation::{Invalidation, Invalidator};
 use crate::ratelimit::Budgets;
 use crate::shared_load::SharedLoad;
 use crate::store::SharedStoreError;
-use crate::store::{DynStore, NewAuditEvent, Org, Store};
+use crate::store::{CachedApiKey, DynStore, NewAuditEvent, Org, Store};
 use crate::telemetry::Metrics;
 use crate::tokens::Refresher;
 use crate::tokens::{ResolvedToken, TokenError};

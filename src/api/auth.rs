@@ -8,11 +8,10 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
-use crate::cache::CachedApiKey;
 use crate::domain::{Actor, Scope};
 use crate::error::ApiError;
 use crate::service::{api_keys, orgs, ServiceError};
-use crate::store::Org;
+use crate::store::{CachedApiKey, Org};
 
 /// The authenticated caller of the internal API: its key as cached (shared,
 /// not copied, on every call).

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use crate::app::{record_audit, AppState};
-use crate::cache::CachedApiKey;
 use crate::crypto::{random_bytes, random_token, sha256_hex};
 use crate::domain::{Actor, AuditAction, AuditOutcome, Scope};
 use crate::invalidation::Invalidation;
 use crate::service::invalidation::key_cache_ttl;
-use crate::store::{ApiKey, DynStore, NewAuditEvent, Org};
+use crate::store::{ApiKey, CachedApiKey, DynStore, NewAuditEvent, Org};
 
 use super::{ServiceError, ServiceResult};
 

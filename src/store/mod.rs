@@ -23,6 +23,7 @@
 
 mod backend;
 pub mod budget;
+mod cached_key;
 mod common;
 mod deadline;
 pub mod lease;
@@ -50,6 +51,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use budget::{Claim, RateBudgets};
+pub use cached_key::CachedApiKey;
 pub use deadline::Deadline;
 pub use lease::{LeaseEnd, LeaseGrant};
 pub use outbox::{Outbox, OutboxEvent, Settle};
