@@ -26,19 +26,40 @@ pub struct Claim {
     pub held_until_ms: Option<i64>,
 }
 
+/// Which window of a bucket a claim draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimWindow {
+    /// The window the ledger's clock is in now.
+    Current,
+    /// The window that begins at this instant (ledger clock, ms, a multiple
+    /// of the window's length). Named rather than "the one after now": a
+    /// replica asking for the window after its current one must get that
+    /// window even when the ledger's clock has already crossed into it.
+    /// Granted only while it has not ended and begins within one window.
+    Starting(i64),
+}
+
+impl ClaimWindow {
+    fn start_ms(self) -> Option<i64> {
+        match self {
+            Self::Current => None,
+            Self::Starting(start) => Some(start),
+        }
+    }
+}
+
 /// The budget ledger. A supertrait of [`super::Store`].
 #[async_trait]
 pub trait RateBudgets: Send + Sync + 'static {
-    /// Takes up to `want` permits of `bucket`'s current window of
-    /// `window_ms` (aligned to the epoch; `ahead` 1: the window after), of
-    /// which `limit` exist.
+    /// Takes up to `want` permits of one of `bucket`'s windows of
+    /// `window_ms` (aligned to the epoch), of which `limit` exist.
     async fn claim_permits(
         &self,
         bucket: &str,
         window_ms: i64,
         limit: i64,
         want: i64,
-        ahead: i64,
+        which: ClaimWindow,
     ) -> StoreResult<Claim>;
 
     /// Refuses every claim on `bucket` until `until_ms` (database clock);
@@ -50,25 +71,28 @@ pub trait RateBudgets: Send + Sync + 'static {
 }
 
 /// PostgreSQL: one round trip. The clock is read once; the upsert only
-/// counts while the window has permits left and no hold is in force.
+/// counts while the window is open to claims (see [`open_to_claims`]), has
+/// permits left, and no hold is in force. `$5`: the window's start, NULL
+/// for the current one.
 const PG_CLAIM: &str = "
     WITH clock AS (SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT) AS now),
+    win AS (SELECT COALESCE(CAST($5 AS BIGINT), clock.now / $2 * $2) AS start, clock.now FROM clock),
     hold AS (
         SELECT h.until_ms FROM zoom_rate_holds h, clock
         WHERE h.bucket = $1 AND h.until_ms > clock.now
     ),
     taken AS (
         INSERT INTO zoom_rate_windows (bucket, window_start, window_end, used)
-        SELECT $1, (clock.now / $2 + $5) * $2, (clock.now / $2 + $5) * $2 + $2, $4 FROM clock
+        SELECT $1, win.start, win.start + $2, $4 FROM win
         WHERE NOT EXISTS (SELECT 1 FROM hold)
+          AND win.start + $2 > win.now AND win.start <= win.now + $2
         ON CONFLICT (bucket, window_start) DO UPDATE
             SET used = zoom_rate_windows.used + EXCLUDED.used
             WHERE zoom_rate_windows.used < $3
         RETURNING used
     )
-    SELECT (SELECT used FROM taken), (clock.now / $2 + $5) * $2 + $2, clock.now,
-           (SELECT until_ms FROM hold)
-    FROM clock";
+    SELECT (SELECT used FROM taken), win.start + $2, win.now, (SELECT until_ms FROM hold)
+    FROM win";
 
 /// SQLite (one process, so the in-process ledger normally serves it): the
 /// clock and hold first, then the upsert.
@@ -99,6 +123,13 @@ const HOLD: [&str; 2] = [
 const PRUNE_WINDOWS: &str = "DELETE FROM zoom_rate_windows WHERE window_end < $1";
 const PRUNE_HOLDS: &str = "DELETE FROM zoom_rate_holds WHERE until_ms < $1";
 
+/// A window takes claims from its start's one window ahead until it ends:
+/// the next window's permits are drawn during the current one's guard, and
+/// an ended window's count no longer matters to Zoom.
+fn open_to_claims(start: i64, window_ms: i64, now: i64) -> bool {
+    start + window_ms > now && start <= now + window_ms
+}
+
 /// Permits granted out of `want`, given the count after the upsert (`None`:
 /// nothing was counted). The upsert counts only while permits were left, so
 /// the count may pass `limit` by less than `want`; the excess is not granted.
@@ -118,7 +149,7 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Decode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'r> &'r str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
@@ -128,9 +159,11 @@ where
         window_ms: i64,
         limit: i64,
         want: i64,
-        ahead: i64,
+        which: ClaimWindow,
     ) -> StoreResult<Claim> {
         let window_ms = window_ms.max(1);
+        // An unaligned start would be a window of its own, with a limit of its own.
+        debug_assert!(which.start_ms().is_none_or(|start| start % window_ms == 0));
         if DB::LABEL == "postgres" {
             let (used, window_end_ms, now_ms, held_until_ms): (Option<i64>, i64, i64, Option<i64>) =
                 sqlx::query_as(PG_CLAIM)
@@ -138,7 +171,7 @@ where
                     .bind(window_ms)
                     .bind(limit)
                     .bind(want)
-                    .bind(ahead)
+                    .bind(which.start_ms())
                     .fetch_one(&self.pool)
                     .await?;
             return Ok(Claim {
@@ -152,9 +185,9 @@ where
             .bind(bucket)
             .fetch_one(&self.pool)
             .await?;
-        let start = (now_ms / window_ms + ahead) * window_ms;
+        let start = which.start_ms().unwrap_or(now_ms / window_ms * window_ms);
         let window_end_ms = start + window_ms;
-        let used = if held_until_ms.is_some() {
+        let used = if held_until_ms.is_some() || !open_to_claims(start, window_ms, now_ms) {
             None
         } else {
             sqlx::query_scalar(SQLITE_TAKE)
@@ -210,11 +243,11 @@ impl<S: super::Store> RateBudgets for super::Deadline<S> {
         window_ms: i64,
         limit: i64,
         want: i64,
-        ahead: i64,
+        which: ClaimWindow,
     ) -> StoreResult<Claim> {
         let work = self
             .inner()
-            .claim_permits(bucket, window_ms, limit, want, ahead);
+            .claim_permits(bucket, window_ms, limit, want, which);
         self.within("claim_permits", work).await
     }
     async fn hold_bucket(&self, bucket: &str, until_ms: i64, reason: &str) -> StoreResult<()> {
@@ -229,7 +262,17 @@ impl<S: super::Store> RateBudgets for super::Deadline<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::granted;
+    use super::{granted, open_to_claims};
+
+    #[test]
+    fn a_window_takes_claims_from_one_window_ahead_until_it_ends() {
+        // Windows of 1000 ms; now is 5_500.
+        assert!(open_to_claims(5_000, 1000, 5_500), "the current one");
+        assert!(open_to_claims(6_000, 1000, 5_500), "the next one");
+        assert!(!open_to_claims(7_000, 1000, 5_500), "two ahead");
+        assert!(!open_to_claims(4_000, 1000, 5_500), "an ended one");
+        assert!(!open_to_claims(4_000, 1000, 5_000), "ended at this instant");
+    }
 
     #[test]
     fn a_claim_never_grants_past_the_limit() {

@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use budget::{Claim, RateBudgets};
+pub use budget::{Claim, ClaimWindow, RateBudgets};
 pub use cached_key::CachedApiKey;
 pub use deadline::Deadline;
 pub use lease::{LeaseEnd, LeaseGrant};

@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod browser_accounts;
 mod browser_oauth_app;
+mod budget_windows;
 mod callback_failures;
 mod cli;
 mod connect_flow;

@@ -2,6 +2,7 @@
 //! `TOKENBROKER_USAGE_GRANULARITY_SECS`, however many calls and flushes,
 //! and the sweep still refreshes ahead whatever was used within its window.
 
+use std::ops::RangeInclusive;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -16,11 +17,26 @@ async fn last_used(app: &TestApp, id: &str) -> i64 {
 }
 
 /// One token call at `+secs` of the app's clock, then a flush, as the
-/// background flusher would do every `TOKENBROKER_USAGE_FLUSH_MS`.
-async fn call_and_flush(app: &TestApp, secs: i64) {
+/// background flusher would do every `TOKENBROKER_USAGE_FLUSH_MS`. Returns
+/// the clock's readings around the call: the clock is the wall's plus an
+/// offset, so a slow run sees a second or two pass.
+async fn call_and_flush(app: &TestApp, secs: i64) -> RangeInclusive<i64> {
     app.app.clock.advance(secs);
+    let from = app.app.clock.now();
     assert_eq!(app.token("ann@acme.example").await.status(), StatusCode::OK);
+    let to = app.app.clock.now();
     flush_usage(&app.app).await.unwrap();
+    from..=to
+}
+
+/// The use recorded, checked to be one made within `when`.
+async fn used_within(app: &TestApp, id: &str, when: RangeInclusive<i64>) -> i64 {
+    let used = last_used(app, id).await;
+    assert!(
+        when.contains(&used),
+        "use recorded at {used}, not in {when:?}"
+    );
+    used
 }
 
 #[tokio::test]
@@ -44,13 +60,13 @@ async fn a_connection_in_steady_use_is_written_once_per_granularity_not_once_per
     assert_eq!(usage.rows_written(), rows);
     assert_eq!(usage.statements(), statements, "a statement for nothing");
     // 310 s after it: one write, then again nothing for 250 s.
-    call_and_flush(&app, 60).await;
-    assert_eq!(last_used(&app, &ann).await, authorized + 310);
+    let when = call_and_flush(&app, 60).await;
+    let used = used_within(&app, &ann, when).await;
     assert_eq!(usage.rows_written(), rows + 1);
     for _ in 0..5 {
         call_and_flush(&app, 50).await;
     }
-    assert_eq!(last_used(&app, &ann).await, authorized + 310);
+    assert_eq!(last_used(&app, &ann).await, used);
     assert_eq!(usage.rows_written(), rows + 1);
 }
 
@@ -65,26 +81,25 @@ async fn the_store_refuses_a_use_within_a_granularity_of_the_stored_one() {
     ])
     .await;
     let ann = app.connect("ann@acme.example", "user", "Member").await;
-    let authorized = last_used(&app, &ann).await;
     let usage = &app.app.refresher.usage;
     call_and_flush(&app, 0).await;
     let rows = usage.rows_written();
-    call_and_flush(&app, 301).await;
-    assert_eq!(last_used(&app, &ann).await, authorized + 301);
+    let when = call_and_flush(&app, 301).await;
+    let used = used_within(&app, &ann, when).await;
     assert_eq!(usage.rows_written(), rows + 1);
     let statements = usage.statements();
     for _ in 0..3 {
         call_and_flush(&app, 90).await;
     }
     assert!(usage.statements() > statements, "the hits were not flushed");
-    assert_eq!(last_used(&app, &ann).await, authorized + 301);
+    assert_eq!(last_used(&app, &ann).await, used);
     assert_eq!(
         usage.rows_written(),
         rows + 1,
         "written within a granularity"
     );
     // The store's own answer, on a use exactly one granularity later.
-    let at = authorized + 601;
+    let at = used + 300;
     let changed = app.app.store.record_use(&[(ann.clone(), at)], 300).await;
     assert_eq!(changed.unwrap(), 1);
     let changed = app
