@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
+mod text;
+pub use text::{Label, Required};
+
 /// Characters `str::trim` and `char::is_whitespace` treat as white space
 /// (Unicode White_Space), as the body of a regex character class. The
 /// OpenAPI patterns use it rather than `\s`, whose meaning differs between
@@ -426,55 +429,6 @@ impl fmt::Display for Actor {
             Self::Zoom => f.write_str("zoom"),
             Self::Cli => f.write_str("cli"),
         }
-    }
-}
-
-/// A required text field: trimmed, present, and not absurdly long.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Required(String);
-
-impl Required {
-    /// `max` counts characters of the value as sent, as the OpenAPI `maxLength` does.
-    pub fn parse(field: &str, raw: &str, max: usize) -> Result<Self, InvalidValue> {
-        if raw.chars().count() > max {
-            return Err(InvalidValue(format!(
-                "{field} is longer than {max} characters"
-            )));
-        }
-        let value = raw.trim();
-        if value.is_empty() {
-            return Err(InvalidValue(format!("{field} is required")));
-        }
-        // PostgreSQL cannot store NUL in text; refuse it here, as a 400.
-        if value.contains('\0') {
-            return Err(InvalidValue(format!("{field} contains a NUL character")));
-        }
-        Ok(Self(value.to_string()))
-    }
-
-    /// What [`Required::parse`] accepts with this `max`, as an OpenAPI string schema.
-    pub fn schema(max: usize) -> utoipa::openapi::schema::Object {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .min_length(Some(1))
-            .max_length(Some(max))
-            .pattern(Some(format!(r"^[^\x00]*[^{WHITE_SPACE}\x00][^\x00]*$")))
-            .build()
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
-
-/// Secrets never print, even in debug output.
-impl fmt::Debug for Required {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Required(..)")
     }
 }
 

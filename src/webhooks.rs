@@ -6,7 +6,7 @@
 //! constant time, and the timestamp must be within 5 minutes of now.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::service::connections::{self, Deauthorization, Deauthorized};
 use crate::service::oauth_app;
 use crate::store::OrgOauthApp;
+use crate::web::ApiPath;
 use crate::zoom::webhook_signature;
 
 /// Zoom's own replay window.
@@ -66,7 +67,7 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
 /// Events for an org's own Zoom app, verified with that app's secret token.
 async fn receive_for_org(
     State(app): State<AppState>,
-    Path(org): Path<String>,
+    ApiPath(org): ApiPath<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

@@ -1,6 +1,6 @@
 //! The console's JSON API: one overview call, plus the actions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::service::paging::{self, ConnectionListParams};
 use crate::service::report::{migration_status, MigrationStatus};
 use crate::service::{audit, connections, credentials, sdk};
 use crate::web::views::{AuditPageView, AuditQuery, ConnectionPageView};
-use crate::web::{invalid, ApiJson, ApiQuery};
+use crate::web::{invalid, ApiJson, ApiPath, ApiQuery};
 
 use super::session::Admin;
 
@@ -133,7 +133,7 @@ pub async fn authorize(
 pub async fn disconnect(
     State(app): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let warning = connections::disconnect(&app, admin.org(), &id, &admin.actor()).await?;
     Ok((

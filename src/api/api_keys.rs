@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::domain::{rfc3339, Scope};
+use crate::domain::{rfc3339, Label, Scope};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::service::api_keys::{self, KeySpec};
 use crate::service::orgs;
@@ -26,8 +26,8 @@ pub struct NewKey {
     /// The org the key is limited to; absent or null: every org.
     #[serde(default)]
     org: Option<String>,
-    /// For humans, at most 200 characters.
     #[serde(default)]
+    #[schema(schema_with = Label::schema)]
     label: Option<String>,
     /// What the key may do; absent: every scope.
     #[serde(default)]
@@ -143,8 +143,12 @@ pub async fn create(
         None => Vec::new(),
         Some(list) => Scope::parse_list(&list.join(",")).map_err(invalid("invalid_scopes"))?,
     };
+    let label = match body.label.as_deref() {
+        Some(text) => Label::parse(text).map_err(invalid("invalid_label"))?,
+        None => None,
+    };
     let spec = KeySpec {
-        label: body.label,
+        label,
         scopes,
         // A fraction or an out-of-range number becomes 0 here: `invalid_expiry`.
         expires_in_secs: body.expires_in_secs.map(|s| {

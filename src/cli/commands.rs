@@ -5,7 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::App;
 use crate::config::{Config, ConfigError};
-use crate::domain::{rfc3339, Actor, Email, OrgSlug, Scope};
+use crate::domain::{rfc3339, Actor, Email, Label, OrgSlug, Scope};
 use crate::service::{admin, api_keys, keys, orgs};
 
 use super::support::{now, open_store, CliError};
@@ -70,6 +70,10 @@ pub async fn api_key_create(
             Scope::parse_list(text).map_err(|e| CliError::Failed(format!("--scopes: {e}")))?
         }
         None => Vec::new(),
+    };
+    let label = match label {
+        Some(text) => Label::parse(&text).map_err(|e| CliError::Failed(format!("--label: {e}")))?,
+        None => None,
     };
     let spec = api_keys::KeySpec {
         label,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use crate::app::{App, AppState};
 use crate::config::{Config, ConfigError};
 use crate::crypto::Keyring;
-use crate::domain::{Actor, Email, OrgSlug, Required};
+use crate::domain::{Actor, Email, Label, OrgSlug, Required};
 use crate::sandbox::{self, ClientApp, S2sApp, Sandbox};
 use crate::service::credentials::{self, JwtKey};
 use crate::service::{admin, api_keys, orgs};
@@ -149,7 +149,7 @@ pub async fn run(sandbox_bind: SocketAddr) -> Result<(), CliError> {
     let (_, api_key) = api_keys::create(
         &store,
         Some(&org),
-        api_keys::KeySpec::label(Some("demo".into())),
+        api_keys::KeySpec::label(Label::parse("demo").expect("a plain label")),
         &Actor::Cli,
         now(),
     )

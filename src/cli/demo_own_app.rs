@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::domain::{Actor, AppType, OrgSlug, Required};
+use crate::domain::{Actor, AppType, Label, OrgSlug, Required};
 use crate::sandbox::{ClientApp, SandboxState};
 use crate::service::oauth_app::{self, NewOauthApp};
 use crate::service::{api_keys, orgs};
@@ -59,7 +59,7 @@ pub async fn seed(app: &AppState) -> Result<(Org, String), CliError> {
     let (_, key) = api_keys::create(
         &app.store,
         Some(&org),
-        api_keys::KeySpec::label(Some("demo".into())),
+        api_keys::KeySpec::label(Label::parse("demo").expect("a plain label")),
         &Actor::Cli,
         now(),
     )

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::app::{record_audit, AppState};
 use crate::crypto::{random_bytes, random_token, sha256_hex};
-use crate::domain::{Actor, AuditAction, AuditOutcome, Scope};
+use crate::domain::{Actor, AuditAction, AuditOutcome, Label, Scope};
 use crate::invalidation::Invalidation;
 use crate::service::invalidation::key_cache_ttl;
 use crate::store::{ApiKey, CachedApiKey, DynStore, NewAuditEvent, Org};
@@ -20,7 +20,7 @@ pub const MAX_EXPIRY_SECS: i64 = 10 * 366 * 86_400;
 /// What a new key may do and until when.
 #[derive(Debug, Clone)]
 pub struct KeySpec {
-    pub label: Option<String>,
+    pub label: Option<Label>,
     /// Empty: every scope.
     pub scopes: Vec<Scope>,
     /// Seconds from now; `None`: never expires.
@@ -28,7 +28,7 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
-    pub fn label(label: Option<String>) -> Self {
+    pub fn label(label: Option<Label>) -> Self {
         Self {
             label,
             scopes: Vec::new(),
@@ -69,16 +69,7 @@ pub async fn create(
     actor: &Actor,
     now: i64,
 ) -> ServiceResult<(ApiKey, String)> {
-    let label = spec
-        .label
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty());
-    if label.as_ref().is_some_and(|l| l.len() > 200) {
-        return Err(ServiceError::invalid(
-            "invalid_label",
-            "a label is at most 200 characters",
-        ));
-    }
+    let label = spec.label.map(Label::into_inner);
     let expires_at = match spec.expires_in_secs {
         None => None,
         Some(secs) if (60..=MAX_EXPIRY_SECS).contains(&secs) => Some(now + secs),

@@ -88,19 +88,27 @@ fn sqlx_unavailable(err: &sqlx::Error) -> bool {
     match err {
         E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
         E::Protocol(_) => true,
+        // Which engine answered decides how its code reads: a PostgreSQL
+        // SQLSTATE such as 22021 (a NUL in text) is also a number whose low
+        // byte is SQLite's BUSY.
         E::Database(db) => {
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08), shutdown and start-up
-            // (57P01-57P03), too many connections (53300), and a write
-            // that reached a server demoted to read-only in a failover (25006).
-            let postgres = code.starts_with("08")
-                || code.starts_with("57P")
-                || code == "53300"
-                || code == "25006";
-            // SQLite: BUSY (5) and LOCKED (6), with their extended codes.
-            let sqlite = code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
-            postgres || sqlite
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // Connection exceptions (08), shutdown and start-up
+                // (57P01-57P03), too many connections (53300), and a write
+                // that reached a server demoted to read-only in a failover (25006).
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53300"
+                    || code == "25006"
+            } else {
+                // SQLite: BUSY (5) and LOCKED (6), with their extended codes.
+                code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+            }
         }
         _ => false,
     }

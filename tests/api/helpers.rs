@@ -404,9 +404,19 @@ impl TestApp {
     }
 
     pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Value) -> Response {
+        self.send_json_as(&self.api_key, method, path, body).await
+    }
+
+    pub async fn send_json_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Response {
         self.api
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.api_key)
+            .bearer_auth(key)
             .json(&body)
             .send()
             .await

@@ -194,3 +194,21 @@ async fn a_user_is_served_by_their_newest_live_connection_else_their_newest() {
         .unwrap()
         .is_none());
 }
+
+/// A query the database refuses on its own is not "the database is down":
+/// PostgreSQL's 22021 (NUL in text) once read as SQLite's BUSY, a 503 that
+/// told the caller to retry what can never succeed.
+#[tokio::test]
+async fn a_refused_value_is_not_an_outage() {
+    let (store, org_id, _db) = open().await;
+    let (mut key, _) = tokenbroker::service::api_keys::new_api_key(Some(org_id), None, NOW);
+    key.label = Some("a\u{0}b".into());
+    match store.insert_api_key(&key).await {
+        // SQLite stores NUL in text; the edge refuses it before this.
+        Ok(()) => assert_eq!(store.backend(), "sqlite"),
+        Err(err) => {
+            assert_eq!(store.backend(), "postgres", "{err}");
+            assert!(!err.is_unavailable(), "{err}");
+        }
+    }
+}

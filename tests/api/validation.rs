@@ -6,7 +6,7 @@ use regex::Regex;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use tokenbroker::domain::{Email, Required};
+use tokenbroker::domain::{Email, Label, Required};
 
 use crate::helpers::{error_code, spawn_app, spawn_app_with};
 
@@ -87,6 +87,34 @@ fn the_required_text_schema_accepts_exactly_what_the_parser_accepts() {
             "{candidate:?}"
         );
     }
+}
+
+#[test]
+fn the_label_schema_accepts_exactly_what_the_parser_accepts() {
+    let schema = Label::schema();
+    let pattern = Regex::new(schema.pattern.as_deref().unwrap()).unwrap();
+    let max = schema.max_length.unwrap();
+    let mut candidates = vec![
+        String::new(),
+        "x".repeat(max),
+        "x".repeat(max + 1),
+        "é".repeat(max),
+        format!("{}x", " ".repeat(max)),
+        "\u{0}".into(),
+    ];
+    for c in EDGES {
+        candidates.push(c.to_string());
+        candidates.push(format!("crm {c} key"));
+    }
+    for candidate in candidates {
+        let schema_ok = pattern.is_match(&candidate) && candidate.chars().count() <= max;
+        assert_eq!(Label::parse(&candidate).is_ok(), schema_ok, "{candidate:?}");
+    }
+    assert_eq!(
+        Label::parse(" \u{3000} ").unwrap(),
+        None,
+        "blank is no label"
+    );
 }
 
 #[test]
@@ -258,4 +286,88 @@ async fn lengths_count_characters_as_the_document_does() {
         error_code(longer, StatusCode::BAD_REQUEST).await,
         "invalid_email"
     );
+}
+
+/// PostgreSQL cannot store NUL in text, and SQLite would keep it: either way
+/// a NUL, or any control character in a one-line field, is a 400 before the
+/// database sees it, never a 503 "database unavailable" or a stored oddity.
+#[tokio::test]
+async fn nul_and_control_characters_are_refused_at_the_edge() {
+    let app = spawn_app().await;
+    let all = app.all_orgs_key().await;
+    for label in [
+        "(:\u{7f}\u{0};6\u{a1}",
+        "a\u{0}b",
+        "line\nbreak",
+        "tab\there",
+    ] {
+        let response = app
+            .send_json_as(
+                &all,
+                Method::POST,
+                "/api/v1/api-keys",
+                json!({ "org": "acme", "label": label, "expires_in_secs": 97.0 }),
+            )
+            .await;
+        assert_eq!(
+            error_code(response, StatusCode::BAD_REQUEST).await,
+            "invalid_label",
+            "{label:?}"
+        );
+    }
+    let ok = app
+        .send_json_as(
+            &all,
+            Method::POST,
+            "/api/v1/api-keys",
+            json!({ "org": "acme", "label": "  CRM é  " }),
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["label"], "CRM é");
+
+    for (path, code) in [
+        ("/api/v1/orgs/%00/connections", "invalid_path"),
+        ("/api/v1/orgs/a%00b/audit", "invalid_path"),
+        ("/api/v1/orgs/acme/connections/%00", "invalid_path"),
+        ("/api/v1/events?org=%00", "invalid_query"),
+        ("/api/v1/api-keys?org=%00", "invalid_query"),
+        (
+            "/api/v1/orgs/acme/connections?email_prefix=a%00",
+            "invalid_query",
+        ),
+    ] {
+        let response = app.get_as(&all, path).await;
+        assert_eq!(
+            error_code(response, StatusCode::BAD_REQUEST).await,
+            code,
+            "{path}"
+        );
+    }
+    let revoke = app
+        .api
+        .delete(format!("{}/api/v1/api-keys/%00", app.base))
+        .bearer_auth(&all)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(revoke, StatusCode::BAD_REQUEST).await,
+        "invalid_path"
+    );
+    let webhook = app
+        .api
+        .post(format!("{}/webhooks/zoom/%00", app.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(webhook, StatusCode::BAD_REQUEST).await,
+        "invalid_path"
+    );
+    // A control character other than NUL is stored nowhere and simply not found.
+    let other = app.get_as(&all, "/api/v1/orgs/%01/connections").await;
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
 }
