@@ -365,6 +365,22 @@ impl TestApp {
         self.sandbox.counters()
     }
 
+    /// Zoom kills the user's access tokens early (the refresh token lives
+    /// on); returns how many it killed.
+    pub async fn revoke_access(&self, email: &str) -> u64 {
+        let revoked: Value = self
+            .api
+            .post(format!("{}/_sandbox/revoke-access", self.sandbox_url))
+            .json(&serde_json::json!({ "email": email }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        revoked["revoked"].as_u64().unwrap()
+    }
+
     pub fn fault(&self, endpoint: &str, status: Option<u16>, delay_ms: u64, count: u32) {
         self.sandbox.add_fault(Fault {
             endpoint: endpoint.into(),

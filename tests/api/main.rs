@@ -34,6 +34,7 @@ mod pg_cluster;
 mod process;
 mod products;
 mod proxy;
+mod proxy_failures;
 mod proxy_replicas;
 mod rate_ledger;
 mod refresh;

@@ -241,17 +241,7 @@ async fn a_refused_token_is_replaced_once_for_fifty_concurrent_calls() {
     );
     let refreshes = app.counters().refresh_token;
     // Zoom kills the access token early (the refresh token lives on).
-    let revoked: Value = app
-        .api
-        .post(format!("{}/_sandbox/revoke-access", app.sandbox_url))
-        .json(&json!({ "email": ANN }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(revoked["revoked"], 1);
+    assert_eq!(app.revoke_access(ANN).await, 1);
     let calls = (0..50).map(|_| proxied(&app, Method::GET, "users/me/meetings", None));
     for response in join_all(calls).await {
         assert_eq!(response.status(), StatusCode::OK);
@@ -271,12 +261,7 @@ async fn a_refused_token_is_replaced_once_for_fifty_concurrent_calls() {
 async fn a_dead_grant_gives_the_token_apis_answer() {
     let app = spawn_app().await;
     app.connect(ANN, "user", "Member").await;
-    app.api
-        .post(format!("{}/_sandbox/revoke-access", app.sandbox_url))
-        .json(&json!({ "email": ANN }))
-        .send()
-        .await
-        .unwrap();
+    app.revoke_access(ANN).await;
     app.sandbox.add_fault(Fault {
         endpoint: "token".into(),
         status: Some(400),
