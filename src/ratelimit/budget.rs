@@ -11,12 +11,18 @@
 //! call sent in the last `GUARD_MS` of a window may reach Zoom in the next
 //! one, so it takes a permit of both: Zoom, counting its own windows, never
 //! sees more than a window's limit in one, and nobody waits for a boundary.
+//!
+//! Windows are named by wall-clock time (the ledger's, or this process's on
+//! SQLite), but once known, when one ends here is a monotonic `Instant`: a
+//! wall clock stepped back (NTP) cannot stretch a window whose permits are
+//! held, and spend them in the window after.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::window::{instant_of, Window};
 use crate::store::{ClaimWindow, DynStore, StoreError};
 
 /// A call sent this close to its window's end takes a permit of the next one too.
@@ -49,26 +55,13 @@ pub enum Refusal {
     Unavailable(String),
 }
 
-/// Permits of one window.
-#[derive(Default, Clone, Copy)]
-struct Window {
-    /// The window ends here (unix ms, this clock); 0: none yet.
-    end_ms: i64,
-    /// Its end on the ledger's clock: the window's name there, exact
-    /// where `end_ms` is only this clock's estimate of it.
-    ledger_end_ms: i64,
-    permits: i64,
-    /// The ledger may still have permits for this window.
-    more: bool,
-}
-
 #[derive(Default)]
 struct Pool {
     current: Window,
     /// The window after, drawn on by calls sent in `current`'s guard.
     next: Window,
-    /// Nothing goes before this instant (unix ms, this clock).
-    hold_until_ms: i64,
+    /// Nothing goes before this instant.
+    hold_until: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -100,8 +93,8 @@ impl Budgets {
         }
     }
 
-    /// Steps this process's clock by `ms`, as an NTP correction does while
-    /// permits drawn on the old reading are still held; tests play one.
+    /// Steps this process's wall clock by `ms`, as an NTP correction does
+    /// while permits drawn on the old reading are still held; tests play one.
     pub fn step_clock(&self, ms: i64) {
         self.clock_step_ms.fetch_add(ms, Ordering::Relaxed);
     }
@@ -135,39 +128,43 @@ impl Budgets {
         } else {
             0
         };
+        let guard = Duration::from_millis(guard as u64);
         loop {
-            let now = self.now();
-            if pool.hold_until_ms > now {
-                return Err(over(spec, pool.hold_until_ms - now, true));
+            let now = Instant::now();
+            if let Some(until) = pool.hold_until.filter(|until| *until > now) {
+                return Err(over(spec, until - now, true));
             }
-            if pool.current.end_ms <= now {
+            if !pool.current.open_at(now) {
                 // The next window has begun: what was drawn for it is current.
-                pool.current = if pool.next.end_ms > now {
+                pool.current = if pool.next.open_at(now) {
                     pool.next
                 } else {
                     Window::default()
                 };
                 pool.next = Window::default();
             }
-            if pool.current.end_ms <= now {
+            if !pool.current.open_at(now) {
                 self.refill(spec, &mut pool, Slot::Current).await?;
                 continue;
             }
             if pool.current.permits == 0 {
                 if !pool.current.more {
-                    return Err(over(spec, pool.current.end_ms - now, false));
+                    return Err(over(spec, pool.current.left(now), false));
                 }
                 self.refill(spec, &mut pool, Slot::Current).await?;
                 continue;
             }
-            if now >= pool.current.end_ms - guard {
+            if pool.current.left(now) <= guard {
                 // May reach Zoom in the next window: it needs a permit there
                 // too. Which window is "next" goes by the ledger's names, so
                 // clock jitter between two claims never makes it another.
                 let next_end = pool.current.ledger_end_ms + window;
                 if pool.next.ledger_end_ms != next_end {
                     pool.next = Window {
-                        end_ms: pool.current.end_ms + window,
+                        end: pool
+                            .current
+                            .end
+                            .map(|end| end + Duration::from_millis(window as u64)),
                         ledger_end_ms: next_end,
                         permits: 0,
                         more: true,
@@ -175,7 +172,7 @@ impl Budgets {
                 }
                 if pool.next.permits == 0 {
                     if !pool.next.more {
-                        return Err(over(spec, pool.current.end_ms - now, false));
+                        return Err(over(spec, pool.current.left(now), false));
                     }
                     self.refill(spec, &mut pool, Slot::Next).await?;
                     continue;
@@ -192,8 +189,9 @@ impl Budgets {
     async fn refill(&self, spec: &BucketSpec, pool: &mut Pool, slot: Slot) -> Result<(), Refusal> {
         let window = spec.window_ms.max(1);
         let Some(store) = &self.shared else {
+            let (wall, now) = (self.now(), Instant::now());
             let start = match slot {
-                Slot::Current => self.now() / window * window,
+                Slot::Current => wall / window * window,
                 Slot::Next => pool.current.ledger_end_ms,
             };
             let slot = match slot {
@@ -202,9 +200,9 @@ impl Budgets {
             };
             // A window met for the first time (or only named, `more` still
             // set) gets its whole limit; one already filled has no more.
-            if slot.end_ms != start + window || slot.more {
+            if slot.ledger_end_ms != start + window || slot.more {
                 *slot = Window {
-                    end_ms: start + window,
+                    end: Some(instant_of(start + window, wall, now)),
                     ledger_end_ms: start + window,
                     permits: spec.limit,
                     more: false,
@@ -219,21 +217,20 @@ impl Budgets {
             Slot::Current => ClaimWindow::Current,
             Slot::Next => ClaimWindow::Starting(pool.current.ledger_end_ms),
         };
-        let sent = self.now();
+        let sent = Instant::now();
         let claim = store
             .claim_permits(&spec.key, window, spec.limit, want, which)
             .await
             .map_err(unavailable)?;
-        // The ledger counts on the database's clock; this process keeps
-        // its own, so its instants are moved by the difference. The
-        // database read its clock somewhere within the round trip, so the
-        // difference is known to the trip's length; each side errs early
-        // for a window (spending stops sooner) and late for a hold.
+        // The ledger counts on the database's clock. Its instants become
+        // this process's by their distance from the ledger's reading, which
+        // was taken somewhere within the round trip: a window's end is
+        // placed from the send (it ends early here, spending stops sooner),
+        // a hold's from the answer (it ends late).
         if let Some(until) = claim.held_until_ms {
-            pool.hold_until_ms = until - (claim.now_ms - self.now());
+            pool.hold_until = Some(instant_of(until, claim.now_ms, Instant::now()));
             return Ok(());
         }
-        let skew = claim.now_ms - sent;
         if claim.window_end_ms <= claim.now_ms {
             // On the ledger's clock even the next window has ended: this
             // process is behind. Start over from the ledger's current one.
@@ -242,7 +239,7 @@ impl Budgets {
             return Ok(());
         }
         let filled = Window {
-            end_ms: claim.window_end_ms - skew,
+            end: Some(instant_of(claim.window_end_ms, claim.now_ms, sent)),
             ledger_end_ms: claim.window_end_ms,
             permits: claim.granted,
             more: claim.granted == want,
@@ -257,12 +254,13 @@ impl Budgets {
     /// Holds `key` until `until_ms` (unix ms) in this process: Zoom answered
     /// 429, or another replica heard it did.
     pub fn hold_here(&self, key: &str, until_ms: i64) {
+        let until = instant_of(until_ms, self.now(), Instant::now());
         let pool = self.pool(key);
         // A holder of the lock is mid-claim; it sees the hold on its next
         // pass through the ledger, which has it too.
         let applied = match pool.try_lock() {
             Ok(mut pool) => {
-                pool.hold_until_ms = pool.hold_until_ms.max(until_ms);
+                pool.hold_until = pool.hold_until.max(Some(until));
                 true
             }
             Err(_) => false,
@@ -270,7 +268,7 @@ impl Budgets {
         if !applied {
             tokio::spawn(async move {
                 let mut pool = pool.lock().await;
-                pool.hold_until_ms = pool.hold_until_ms.max(until_ms);
+                pool.hold_until = pool.hold_until.max(Some(until));
             });
         }
     }
@@ -293,10 +291,10 @@ impl Budgets {
     }
 }
 
-fn over(spec: &BucketSpec, wait_ms: i64, held: bool) -> Refusal {
+fn over(spec: &BucketSpec, wait: Duration, held: bool) -> Refusal {
     Refusal::OverBudget {
         bucket: spec.key.clone(),
-        retry_after: Duration::from_millis(wait_ms.max(1) as u64),
+        retry_after: wait.max(Duration::from_millis(1)),
         held,
     }
 }

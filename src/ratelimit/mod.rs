@@ -9,6 +9,7 @@ pub mod budget;
 pub mod categories;
 pub mod limits;
 pub mod metrics;
+mod window;
 pub mod zoom_answer;
 
 pub use budget::{BucketSpec, Budgets, Refusal};

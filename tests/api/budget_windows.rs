@@ -2,7 +2,8 @@
 //! PostgreSQL; here on whichever backend the suite runs) while its clock
 //! moves under it. A call in a window's last 50 ms also takes a permit of
 //! the next window; that must be the next window by the ledger's count,
-//! claimed once, however the replica's clock was stepped between claims.
+//! claimed once, however the replica's clock was stepped between claims;
+//! and a window's end, once known, does not move with the clock.
 //! The ledger itself is the reference: what it has left of each window
 //! says what the budgets drew. The tests place calls by the wall clock,
 //! which is the local database's clock too.
@@ -156,4 +157,21 @@ async fn a_replica_a_window_behind_starts_over_from_the_ledgers_current_window()
     assert!(ok);
     let current = start + 2 * WINDOW;
     assert_eq!(left(&store, &key, current).await, LIMIT - LIMIT / 10);
+}
+
+#[tokio::test]
+async fn a_clock_stepped_back_does_not_stretch_a_window_whose_permits_are_held() {
+    let (store, _db) = open().await;
+    // -300 ms after claiming the first window's permits: 100 ms into the
+    // next second the stepped clock still reads 800 ms of the first. The
+    // call goes out in the second window, so that window must pay for it;
+    // spending the first window's leftovers there is a call Zoom counts
+    // in a window the ledger never charged.
+    let (key, ok, start) = with_attempts(&store, -300, 100, 1).await;
+    assert!(ok);
+    assert_eq!(
+        left(&store, &key, start + WINDOW).await,
+        LIMIT - LIMIT / 10,
+        "the window the call went out in was charged"
+    );
 }
