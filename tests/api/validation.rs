@@ -44,8 +44,10 @@ fn email_candidates() -> Vec<String> {
             out.push(template.replace("{}", &c.to_string()));
         }
     }
+    // Both of the parser's paths: printable ASCII, and the rest.
     for local in [64, 65] {
         out.push(format!("{}@b.c", "é".repeat(local)));
+        out.push(format!("{}@b.c", "a".repeat(local)));
     }
     for (padding, domain) in [(0, 248), (0, 249), (10, 240)] {
         out.push(format!("{}a@{}.c", " ".repeat(padding), "d".repeat(domain)));
