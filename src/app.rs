@@ -211,12 +211,36 @@ impl App {
 }
 
 /// Writes an audit entry through any store; for commands that run without an `App`.
-pub async fn record_audit(store: &dyn Store, event: NewAuditEvent) {
+pub async fn record_audit(store: &dyn Store, mut event: NewAuditEvent) {
+    event.detail = one_line(&event.detail);
     tracing::info!(target: "audit", org_id = ?event.org_id, actor = %event.actor,
         action = %event.action, outcome = %event.outcome, detail = %event.detail, "audit");
     if let Err(err) = store.append_audit(&event).await {
         tracing::error!(%err, action = %event.action, "could not write audit event");
     }
+}
+
+/// An audit detail often quotes others (Zoom's error text, a role name):
+/// control characters are escaped, as `\0` and `\n`, so PostgreSQL can
+/// store it and no line break forges a line of the log; and it is capped.
+fn one_line(detail: &str) -> String {
+    const MAX_CHARS: usize = 1000;
+    if detail.len() <= MAX_CHARS && !detail.chars().any(char::is_control) {
+        return detail.to_string();
+    }
+    let mut out = String::with_capacity(detail.len().min(MAX_CHARS + 8));
+    for (i, c) in detail.chars().enumerate() {
+        if i == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Wall-clock time with an offset that tests can move forward.

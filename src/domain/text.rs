@@ -55,9 +55,11 @@ impl fmt::Debug for Required {
 }
 
 /// A key's label, for humans: one line, trimmed, at most [`Label::MAX_CHARS`]
-/// characters as sent. Control characters are refused rather than stripped,
-/// so what the list shows is what was sent; PostgreSQL could not store NUL
-/// anyway, and a line break would forge lines in `api-key list`'s output.
+/// characters as sent. Control characters, the Unicode line and paragraph
+/// separators and the bidirectional overrides are refused rather than
+/// stripped, so what the list shows is what was sent: PostgreSQL could not
+/// store NUL anyway, a line break would forge lines in `api-key list`'s
+/// output, and an override would show the text in another order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label(String);
 
@@ -72,13 +74,21 @@ impl Label {
                 Self::MAX_CHARS
             )));
         }
-        if raw.chars().any(char::is_control) {
+        if raw
+            .chars()
+            .any(|c| c.is_control() || Self::breaks_the_line(c))
+        {
             return Err(InvalidValue(
-                "a label is one line of text, without control characters".into(),
+                "a label is one line of text, without control characters or direction overrides"
+                    .into(),
             ));
         }
         let value = raw.trim();
         Ok((!value.is_empty()).then(|| Self(value.to_string())))
+    }
+
+    fn breaks_the_line(c: char) -> bool {
+        matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     }
 
     /// What [`Label::parse`] accepts, as an OpenAPI string schema.
@@ -89,7 +99,9 @@ impl Label {
                 utoipa::openapi::schema::Type::Null,
             ]))
             .max_length(Some(Self::MAX_CHARS))
-            .pattern(Some(r"^[^\x00-\x1f\x7f-\x9f]*$".to_string()))
+            .pattern(Some(
+                r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$".to_string(),
+            ))
             .description(Some(format!(
                 "For humans: one line, at most {} characters, trimmed; blank is none.",
                 Self::MAX_CHARS

@@ -53,6 +53,8 @@ pub enum Refusal {
     },
     /// The shared ledger could not be reached.
     Unavailable(String),
+    /// The shared ledger refused the claim itself: retrying will not help.
+    Failed(String),
 }
 
 #[derive(Default)]
@@ -62,6 +64,10 @@ struct Pool {
     next: Window,
     /// Nothing goes before this instant.
     hold_until: Option<Instant>,
+    /// The latest end (by name) of a window this process filled itself and
+    /// has left: on SQLite, where windows are named by this clock, a clock
+    /// stepped back must not name and fill one of them again.
+    filled_until_ms: i64,
 }
 
 #[derive(Clone, Copy)]
@@ -135,6 +141,15 @@ impl Budgets {
                 return Err(over(spec, until - now, true));
             }
             if !pool.current.open_at(now) {
+                let filled_next = if pool.next.more {
+                    0
+                } else {
+                    pool.next.ledger_end_ms
+                };
+                pool.filled_until_ms = pool
+                    .filled_until_ms
+                    .max(pool.current.ledger_end_ms)
+                    .max(filled_next);
                 // The next window has begun: what was drawn for it is current.
                 pool.current = if pool.next.open_at(now) {
                     pool.next
@@ -189,26 +204,22 @@ impl Budgets {
     async fn refill(&self, spec: &BucketSpec, pool: &mut Pool, slot: Slot) -> Result<(), Refusal> {
         let window = spec.window_ms.max(1);
         let Some(store) = &self.shared else {
+            // Only a window not yet filled gets here (an ended current one,
+            // or the next only named): it gets its whole limit.
             let (wall, now) = (self.now(), Instant::now());
             let start = match slot {
-                Slot::Current => wall / window * window,
+                Slot::Current => (wall / window * window).max(pool.filled_until_ms),
                 Slot::Next => pool.current.ledger_end_ms,
             };
-            let slot = match slot {
-                Slot::Current => &mut pool.current,
-                Slot::Next => &mut pool.next,
+            let filled = Window {
+                end: Some(instant_of(start + window, wall, now)),
+                ledger_end_ms: start + window,
+                permits: spec.limit,
+                more: false,
             };
-            // A window met for the first time (or only named, `more` still
-            // set) gets its whole limit; one already filled has no more.
-            if slot.ledger_end_ms != start + window || slot.more {
-                *slot = Window {
-                    end: Some(instant_of(start + window, wall, now)),
-                    ledger_end_ms: start + window,
-                    permits: spec.limit,
-                    more: false,
-                };
-            } else {
-                slot.more = false;
+            match slot {
+                Slot::Current => pool.current = filled,
+                Slot::Next => pool.next = filled,
             }
             return Ok(());
         };
@@ -221,7 +232,7 @@ impl Budgets {
         let claim = store
             .claim_permits(&spec.key, window, spec.limit, want, which)
             .await
-            .map_err(unavailable)?;
+            .map_err(refusal)?;
         // The ledger counts on the database's clock. Its instants become
         // this process's by their distance from the ledger's reading, which
         // was taken somewhere within the round trip: a window's end is
@@ -299,8 +310,12 @@ fn over(spec: &BucketSpec, wait: Duration, held: bool) -> Refusal {
     }
 }
 
-fn unavailable(err: StoreError) -> Refusal {
-    Refusal::Unavailable(err.to_string())
+fn refusal(err: StoreError) -> Refusal {
+    if err.is_unavailable() {
+        Refusal::Unavailable(err.to_string())
+    } else {
+        Refusal::Failed(err.to_string())
+    }
 }
 
 #[cfg(test)]

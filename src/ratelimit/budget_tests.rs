@@ -81,3 +81,37 @@ async fn a_hold_refuses_at_once() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_clock_stepped_back_never_fills_a_spent_window_again() {
+    // 5 per second, all spent early in a second; then the clock is stepped
+    // back 300 ms. Early in the next second the stepped clock still names
+    // the spent window, and reaches the next name only 300 ms later: the
+    // true second must still see 5 calls, not 5 of a refilled window and
+    // 5 of the next.
+    let budgets = Budgets::new(None);
+    let s = spec(5, 1000);
+    let second = loop {
+        let now = now_ms();
+        if (100..200).contains(&now.rem_euclid(1000)) {
+            break now / 1000 * 1000;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    for _ in 0..5 {
+        budgets.take(std::slice::from_ref(&s)).await.unwrap();
+    }
+    assert!(budgets.take(std::slice::from_ref(&s)).await.is_err());
+    budgets.step_clock(-300);
+    while now_ms() < second + 1000 + 20 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut admitted = 0;
+    while now_ms() < second + 1000 + 600 {
+        if budgets.take(std::slice::from_ref(&s)).await.is_ok() {
+            admitted += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(admitted, 5, "one window's permits in one true second");
+}

@@ -8,10 +8,9 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::migrate::Migrator;
-use sqlx::AssertSqlSafe;
 use tokenbroker::crypto::{Aad, Keyring, SealedColumn};
 
-use crate::helpers::{fresh_database, spawn_app_on};
+use crate::helpers::{execute_sql, fresh_database, spawn_app_on};
 
 /// Every migration before 0011, as a database deployed with 0.1 has them.
 async fn migrate_to_0010(url: &str) {
@@ -43,28 +42,6 @@ async fn migrate_to_0010(url: &str) {
     }
 }
 
-async fn execute(url: &str, statements: &[String]) {
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        for s in statements {
-            sqlx::query(AssertSqlSafe(s.clone()))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        for s in statements {
-            sqlx::query(AssertSqlSafe(s.clone()))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        pool.close().await;
-    }
-}
-
 #[tokio::test]
 async fn pre_0011_credentials_survive_the_migration() {
     let (url, db) = fresh_database().await;
@@ -87,7 +64,7 @@ async fn pre_0011_credentials_survive_the_migration() {
     let jwt_secret = seal(SealedColumn::JWT_API_SECRET, "jwt-old-id", "old-jwt-secret");
     let expires = now + 7200;
     let created = now - 100;
-    execute(
+    execute_sql(
         &url,
         &[
             format!("INSERT INTO orgs (id, slug, name, created_at) VALUES ('org-legacy', 'legacy', 'Legacy', {created})"),

@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use tokenbroker::ratelimit::{BucketSpec, Budgets};
+use tokenbroker::ratelimit::{BucketSpec, Budgets, Refusal};
 use tokenbroker::store::{self, ClaimWindow, DynStore};
 
-use crate::helpers::{fresh_database, TestDb};
+use crate::helpers::{execute_sql, fresh_database, TestDb};
 
 const WINDOW: i64 = 1000;
 /// A tenth of it is claimed at a time: 10 permits.
@@ -174,4 +174,17 @@ async fn a_clock_stepped_back_does_not_stretch_a_window_whose_permits_are_held()
         LIMIT - LIMIT / 10,
         "the window the call went out in was charged"
     );
+}
+
+#[tokio::test]
+async fn a_ledger_that_refuses_the_claim_itself_is_a_failure_not_an_outage() {
+    let (url, _db) = fresh_database().await;
+    let store = store::connect(&url).await.expect("open test database");
+    execute_sql(&url, &["DROP TABLE zoom_rate_windows".to_string()]).await;
+    let budgets = Budgets::new(Some(store));
+    // A 503 would tell the caller to retry what can never succeed.
+    match budgets.take(&[spec("acct:gone:rate")]).await {
+        Err(Refusal::Failed(detail)) => assert!(detail.contains("zoom_rate_windows"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
 }

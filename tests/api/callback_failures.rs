@@ -2,6 +2,7 @@
 //! exchanged when none should be.
 
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::helpers::{browser, spawn_app, TestApp};
 
@@ -322,9 +323,9 @@ async fn users_me_failing_revokes_and_stores_nothing() {
     assert_eq!(app.counters().revoke, 1);
 }
 
-#[tokio::test]
-async fn zoom_errors_in_the_query_are_escaped() {
-    let app = spawn_app().await;
+/// Ann consents, and the callback comes back with Zoom's `error` and this
+/// `error_description` instead of a code; returns the page's text.
+async fn callback_with_zoom_error(app: &TestApp, description: &str) -> String {
     let (browser, callback) = app
         .consented(
             "ann@acme.example",
@@ -345,12 +346,45 @@ async fn zoom_errors_in_the_query_are_escaped() {
     evil.query_pairs_mut()
         .append_pair("state", &state)
         .append_pair("error", "server_error")
-        .append_pair("error_description", "<script>alert(1)</script>");
-    let page = browser.get(evil).send().await.unwrap();
-    let text = page.text().await.unwrap();
+        .append_pair("error_description", description);
+    browser
+        .get(evil)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn zoom_errors_in_the_query_are_escaped() {
+    let app = spawn_app().await;
+    let text = callback_with_zoom_error(&app, "<script>alert(1)</script>").await;
     assert!(!text.contains("<script>alert(1)"), "{text}");
     assert!(text.contains("&lt;script&gt;"));
     assert_eq!(app.counters().authorization_code, 0);
+}
+
+/// PostgreSQL cannot store NUL, and a line break would forge a line of the
+/// log: Zoom's text is kept in the audit log with both escaped, never lost.
+#[tokio::test]
+async fn zoom_error_text_with_nul_and_line_breaks_is_audited_escaped() {
+    let app = spawn_app().await;
+    callback_with_zoom_error(&app, "bad\0thing\nforged: line").await;
+    let audit: Value = app
+        .get("/api/v1/orgs/acme/audit")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let failed = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "authorization.failed")
+        .unwrap_or_else(|| panic!("no authorization.failed event: {audit}"));
+    assert_eq!(failed["detail"], "Zoom: bad\\0thing\\nforged: line");
 }
 
 #[tokio::test]

@@ -595,3 +595,26 @@ pub async fn error_code(response: Response, status: StatusCode) -> String {
     );
     body["error"].as_str().unwrap().to_string()
 }
+
+/// Runs raw statements on the test database behind `url`, around the store.
+pub async fn execute_sql(url: &str, statements: &[String]) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(sqlx::AssertSqlSafe(s.clone()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(sqlx::AssertSqlSafe(s.clone()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+}

@@ -44,7 +44,7 @@ fn email_candidates() -> Vec<String> {
             out.push(template.replace("{}", &c.to_string()));
         }
     }
-    // Both of the parser's paths: printable ASCII, and the rest.
+    // Local parts at the limit, where bytes and characters differ and where they agree.
     for local in [64, 65] {
         out.push(format!("{}@b.c", "é".repeat(local)));
         out.push(format!("{}@b.c", "a".repeat(local)));
@@ -103,6 +103,11 @@ fn the_label_schema_accepts_exactly_what_the_parser_accepts() {
         "é".repeat(max),
         format!("{}x", " ".repeat(max)),
         "\u{0}".into(),
+        "crm \u{202e}yek".into(),
+        "crm \u{2069}".into(),
+        "crm \u{2067}".into(),
+        "crm \u{2065}".into(),
+        "crm \u{202f}".into(),
     ];
     for c in EDGES {
         candidates.push(c.to_string());

@@ -41,6 +41,11 @@ pub(super) async fn within_budget(
             Err(Refusal::Unavailable(detail)) => {
                 return Err(ServiceError::DatabaseUnavailable(detail))
             }
+            Err(Refusal::Failed(detail)) => {
+                return Err(ServiceError::internal(format!(
+                    "the rate ledger refused a claim: {detail}"
+                )))
+            }
         }
     }
 }
