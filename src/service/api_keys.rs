@@ -119,6 +119,11 @@ pub async fn revoke(
     actor: &Actor,
     now: i64,
 ) -> ServiceResult<ApiKey> {
+    // Ids are 16 hex digits; anything else (a NUL PostgreSQL could not even
+    // compare) names no key.
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ServiceError::NotFound(format!("API key {id:?} not found")));
+    }
     let key = store
         .api_key(id)
         .await?

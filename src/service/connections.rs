@@ -8,6 +8,12 @@ use crate::store::{AccountReach, Connection, Deauthorize, Org};
 use super::{ServiceError, ServiceResult};
 
 pub async fn get(app: &AppState, org: &Org, id: &str) -> ServiceResult<Connection> {
+    // No id we issue holds NUL, and PostgreSQL could not even compare one.
+    if id.contains('\0') {
+        return Err(ServiceError::NotFound(format!(
+            "connection {id:?} not found"
+        )));
+    }
     app.store
         .connection(&org.id, id)
         .await?

@@ -10,7 +10,7 @@
 
 use crate::app::AppState;
 use crate::crypto::{Aad, SealedColumn};
-use crate::domain::{Actor, AppType, AuditAction, AuditOutcome, Required};
+use crate::domain::{Actor, AppType, AuditAction, AuditOutcome, OrgSlug, Required};
 use crate::store::{Org, OrgOauthApp};
 
 use super::connections::{deauthorize_reach, Deauthorization, Deauthorized, Reach};
@@ -197,6 +197,11 @@ async fn audit(
 
 /// The org's app and its opened webhook secret token, for `POST /webhooks/zoom/{org}`.
 pub async fn webhook_app(app: &AppState, org_slug: &str) -> ServiceResult<(OrgOauthApp, String)> {
+    if !OrgSlug::is_valid(org_slug) {
+        return Err(ServiceError::NotFound(format!(
+            "org {org_slug:?} not found"
+        )));
+    }
     let org = app
         .store
         .org_by_slug(org_slug)

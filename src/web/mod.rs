@@ -13,7 +13,6 @@ pub mod views;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 
 use crate::domain::InvalidValue;
@@ -35,22 +34,9 @@ impl From<JsonRejection> for ApiError {
 }
 
 /// Query-string extractor whose failures are `400 invalid_query` in JSON.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for ApiQuery<T>
-where
-    T: serde::de::DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        refuse_nul(parts.uri.query(), "invalid_query", "the query")?;
-        let axum::extract::Query(value) =
-            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
-        Ok(Self(value))
-    }
-}
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
@@ -60,35 +46,9 @@ impl From<QueryRejection> for ApiError {
 
 /// Path-parameter extractor whose failures (e.g. a segment that is not
 /// UTF-8 once percent-decoded) are `400 invalid_path` in JSON.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for ApiPath<T>
-where
-    T: serde::de::DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        refuse_nul(Some(parts.uri.path()), "invalid_path", "a path segment")?;
-        let axum::extract::Path(value) =
-            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
-        Ok(Self(value))
-    }
-}
-
-/// PostgreSQL cannot hold NUL in text, so a slug or id with one would fail
-/// in the database rather than be "not found"; and no value we issue has one.
-/// A URI carries NUL only percent-encoded.
-fn refuse_nul(raw: Option<&str>, code: &'static str, what: &str) -> Result<(), ApiError> {
-    if raw.is_some_and(|raw| raw.contains("%00")) {
-        return Err(ApiError::bad_request(
-            code,
-            format!("{what} contains a NUL character (%00)"),
-        ));
-    }
-    Ok(())
-}
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
