@@ -277,3 +277,17 @@ impl Clock {
         self.offset_secs.fetch_add(secs, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn audit_details_are_one_line_and_capped() {
+        assert_eq!(one_line("Zoom: plain"), "Zoom: plain");
+        assert_eq!(one_line("a\0b\nc\u{1b}"), "a\\0b\\nc\\u{1b}");
+        let long = one_line(&"é".repeat(1500));
+        assert_eq!(long.chars().count(), 1001);
+        assert!(long.ends_with("é…"));
+    }
+}

@@ -143,10 +143,8 @@ pub async fn create(
         None => Vec::new(),
         Some(list) => Scope::parse_list(&list.join(",")).map_err(invalid("invalid_scopes"))?,
     };
-    let label = match body.label.as_deref() {
-        Some(text) => Label::parse(text).map_err(invalid("invalid_label"))?,
-        None => None,
-    };
+    let label = body.label.as_deref().map(Label::parse).transpose();
+    let label = label.map_err(invalid("invalid_label"))?.flatten();
     let spec = KeySpec {
         label,
         scopes,

@@ -71,10 +71,10 @@ pub async fn api_key_create(
         }
         None => Vec::new(),
     };
-    let label = match label {
-        Some(text) => Label::parse(&text).map_err(|e| CliError::Failed(format!("--label: {e}")))?,
-        None => None,
-    };
+    let label = label.as_deref().map(Label::parse).transpose();
+    let label = label
+        .map_err(|e| CliError::Failed(format!("--label: {e}")))?
+        .flatten();
     let spec = api_keys::KeySpec {
         label,
         scopes,

@@ -109,10 +109,6 @@ impl Label {
             .build()
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub fn into_inner(self) -> String {
         self.0
     }

@@ -37,6 +37,11 @@ impl KeySpec {
     }
 }
 
+/// A key's id: 16 hex digits, the part after `tb_`.
+fn is_key_id(id: &str) -> bool {
+    id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A key's scopes, as stored.
 pub fn scopes_of(key: &ApiKey) -> Vec<Scope> {
     Scope::split(&key.scopes)
@@ -119,9 +124,8 @@ pub async fn revoke(
     actor: &Actor,
     now: i64,
 ) -> ServiceResult<ApiKey> {
-    // Ids are 16 hex digits; anything else (a NUL PostgreSQL could not even
-    // compare) names no key.
-    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // Anything else (a NUL PostgreSQL could not even compare) names no key.
+    if !is_key_id(id) {
         return Err(ServiceError::NotFound(format!("API key {id:?} not found")));
     }
     let key = store
@@ -165,7 +169,7 @@ pub async fn authenticate(app: &AppState, presented: &str) -> ServiceResult<Arc<
     let (Some(PREFIX), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(ServiceError::Unauthenticated);
     };
-    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_key_id(id) {
         return Err(ServiceError::Unauthenticated);
     }
     let key = match app.caches.api_keys.get(id) {
